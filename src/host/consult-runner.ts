@@ -1,0 +1,355 @@
+import { type FaultRecord, faults, markRetried, type Site } from '../shared/fault.ts';
+import { mayReplay, type ReplayContract } from '../shared/replay.ts';
+import type {
+  ConsultReply,
+  ConsultRequest,
+  ConsultSuccess,
+  ProgressEvent,
+  WorkerEvent,
+} from '../shared/wire.ts';
+import type { Admission } from './admission.ts';
+import type { Clock } from './clock.ts';
+import type { KillReason, ProcessRegistry } from './process-registry.ts';
+import type { ProgressReporter } from './progress.ts';
+import type { Supervisor } from './supervisor.ts';
+import type { WorkerPool } from './worker-pool.ts';
+
+/**
+ * Runs consults on the pool with the guarantees of SPEC §6–§7: admission (cap + FIFO queue),
+ * the circuit breaker, the invocation ledger and replay contract, per-call timeout,
+ * cancellation and progress. Every call ends in exactly one outcome.
+ */
+
+export type ConsultCall = {
+  readonly request: ConsultRequest;
+  readonly timeoutMs: number;
+  /** Aborted when the client cancels the request. */
+  readonly signal: AbortSignal;
+  readonly progress: ProgressReporter | undefined;
+};
+
+export type ConsultOutcome =
+  | {
+      readonly kind: 'ok';
+      readonly value: ConsultSuccess;
+      readonly generation: number;
+      readonly attempts: number;
+    }
+  | { readonly kind: 'fault'; readonly fault: FaultRecord; readonly attempts: number }
+  | { readonly kind: 'cancelled'; readonly attempts: number };
+
+/** Execution knowledge of one invocation (SPEC §6.3). */
+export type LedgerState = 'not_dispatched' | 'in_flight' | 'completed' | 'outcome_unknown';
+
+type Invocation = {
+  readonly taskId: number;
+  state: LedgerState;
+  stop: KillReason | undefined;
+  sessionId: string | null;
+  turns: number;
+  readonly startedAt: number;
+  readonly progress: ProgressReporter | undefined;
+};
+
+type Attempt =
+  | { readonly kind: 'reply'; readonly reply: ConsultReply; readonly generation: number }
+  | { readonly kind: 'lost'; readonly message: string }
+  | { readonly kind: 'stopped'; readonly reason: KillReason };
+
+export type RunnerDeps = {
+  readonly pool: () => WorkerPool;
+  readonly registry: ProcessRegistry;
+  readonly supervisor: Supervisor;
+  readonly admission: Admission;
+  readonly clock: Clock;
+  readonly contract: ReplayContract;
+  /** Test hook (SPEC §6.5): true exactly once for the configured operation. */
+  readonly takeCrashHook: (operation: string) => boolean;
+  readonly onRetry: (operation: string) => void;
+};
+
+export const CONSULT_OPERATION = 'tools/call:consult';
+/** After a stop is requested, how long the worker gets to answer before its thread is ended. */
+const STOP_BACKSTOP_MS = 5000;
+
+export class ConsultRunner {
+  readonly #deps: RunnerDeps;
+  readonly #active = new Map<number, Invocation>();
+  #nextTaskId = 1;
+  #shuttingDown = false;
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  get inFlight(): number {
+    return this.#active.size;
+  }
+
+  /** Route a worker's report to its invocation and the process registry. */
+  onWorkerEvent(event: WorkerEvent): void {
+    switch (event.type) {
+      case 'spawned':
+        this.#deps.registry.add(event.taskId, event.pgid);
+        break;
+      case 'reaped':
+        this.#deps.registry.remove(event.taskId, event.pgid);
+        break;
+      case 'progress': {
+        const inv = this.#active.get(event.taskId);
+        if (inv !== undefined) this.#note(inv, event.event);
+        break;
+      }
+    }
+  }
+
+  async run(call: ConsultCall): Promise<ConsultOutcome> {
+    const { supervisor, admission, clock } = this.#deps;
+    const site = (stage: Site['stage']): Site => ({
+      generation: supervisor.generation,
+      stage,
+      operation: CONSULT_OPERATION,
+    });
+    if (this.#shuttingDown) {
+      return {
+        kind: 'fault',
+        fault: faults.transportFailure(site('host'), 'the server is shutting down'),
+        attempts: 0,
+      };
+    }
+    const gate = supervisor.breaker.admit(clock.monotonicMs());
+    if (!gate.ok) {
+      return {
+        kind: 'fault',
+        fault: faults.circuitOpen(
+          site('host'),
+          `consults are paused: worker threads were lost repeatedly (circuit open); retry in ${Math.ceil(gate.retryAfterMs / 1000)} s`,
+          gate.retryAfterMs,
+        ),
+        attempts: 0,
+      };
+    }
+    const admitted = await admission.acquire(call.signal);
+    if (admitted.kind !== 'admitted') {
+      if (gate.probe) supervisor.breaker.releaseProbe();
+      if (admitted.kind === 'aborted') return { kind: 'cancelled', attempts: 0 };
+      const retryAfterMs = 5000;
+      return {
+        kind: 'fault',
+        fault: faults.overloaded(
+          site('host'),
+          `server busy: ${admission.running} consults running and ${admission.queued} queued (PHONE_OPUS_MAX_CONCURRENCY=${admission.capacity}, PHONE_OPUS_MAX_QUEUE full)`,
+          retryAfterMs,
+        ),
+        attempts: 0,
+      };
+    }
+    try {
+      const outcome = await this.#dispatchWithReplay(call);
+      if (gate.probe) {
+        if (outcome.kind === 'fault' && outcome.fault.fault.code === 'outcome_unknown')
+          supervisor.breaker.releaseProbe();
+        else supervisor.breaker.recordProbeSurvived();
+      }
+      return outcome;
+    } finally {
+      admitted.release();
+    }
+  }
+
+  async #dispatchWithReplay(call: ConsultCall): Promise<ConsultOutcome> {
+    const { supervisor, clock, registry } = this.#deps;
+    for (let attempts = 1; ; attempts += 1) {
+      const inv: Invocation = {
+        taskId: this.#nextTaskId++,
+        state: 'not_dispatched',
+        stop: undefined,
+        sessionId: null,
+        turns: 0,
+        startedAt: clock.monotonicMs(),
+        progress: call.progress,
+      };
+      const attempt = await this.#attempt(call, inv, attempts);
+      if (attempt.kind === 'stopped' || attempt.kind === 'reply') {
+        return this.#conclude(inv, attempt, attempts);
+      }
+      // The thread died with the consult in flight: its CLI may have run. Make sure it is gone.
+      inv.state = 'outcome_unknown';
+      await registry.stop(inv.taskId, 'thread_lost');
+      registry.forget(inv.taskId);
+      if (inv.stop === 'cancelled') return { kind: 'cancelled', attempts };
+      const at: Site = {
+        generation: supervisor.generation,
+        stage: 'worker',
+        operation: CONSULT_OPERATION,
+      };
+      if (
+        mayReplay(this.#deps.contract, attempts) &&
+        !this.#shuttingDown &&
+        supervisor.breaker.allowsReplay(clock.monotonicMs())
+      ) {
+        this.#deps.onRetry(CONSULT_OPERATION);
+        continue;
+      }
+      const detail =
+        attempts > 1
+          ? `the worker thread running this consult was lost again on the replay (${attempt.message}); outcome unknown`
+          : `the worker thread running this consult was lost (${attempt.message}); the consult may have run, and it was not replayed (replay contract ${this.#deps.contract})`;
+      const fault = faults.outcomeUnknown(at, detail);
+      return { kind: 'fault', fault: attempts > 1 ? markRetried(fault) : fault, attempts };
+    }
+  }
+
+  async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
+    const { supervisor, registry } = this.#deps;
+    const pool = this.#deps.pool();
+    const generation = supervisor.generation;
+    this.#active.set(inv.taskId, inv);
+    const hardStop = new AbortController();
+    let settleStopped: ((reason: KillReason) => void) | undefined;
+    const stopped = new Promise<Attempt>((resolve) => {
+      settleStopped = (reason) => resolve({ kind: 'stopped', reason });
+    });
+    const requestStop = (reason: KillReason) => {
+      if (inv.stop !== undefined || inv.state === 'completed') return;
+      inv.stop = reason;
+      void registry.stop(inv.taskId, reason);
+      // A cancelled call frees its slot at once; the others wait for the worker's account.
+      if (reason === 'cancelled') settleStopped?.(reason);
+      const backstop = setTimeout(() => {
+        hardStop.abort();
+        settleStopped?.(reason);
+      }, STOP_BACKSTOP_MS);
+      backstop.unref();
+    };
+    const timer = setTimeout(() => requestStop('timeout'), call.timeoutMs);
+    const onAbort = () => requestStop('cancelled');
+    call.signal.addEventListener('abort', onAbort, { once: true });
+    this.#stoppers.set(inv.taskId, requestStop);
+    if (call.signal.aborted) onAbort();
+    inv.progress?.started(attempts);
+    inv.state = 'in_flight';
+    try {
+      const running = pool
+        .runConsult(
+          {
+            kind: 'consult',
+            taskId: inv.taskId,
+            generation,
+            operation: CONSULT_OPERATION,
+            request: call.request,
+            crashAfterSpawn: this.#deps.takeCrashHook(CONSULT_OPERATION),
+          },
+          hardStop.signal,
+        )
+        .then(
+          (reply): Attempt => ({ kind: 'reply', reply, generation }),
+          (error: Error): Attempt => ({ kind: 'lost', message: error.message }),
+        );
+      const result = await Promise.race([running, stopped]);
+      if (result.kind === 'reply') inv.state = 'completed';
+      if (result.kind === 'stopped') {
+        // The worker may still answer; whatever it says, this call is over.
+        void running.then(() => registry.forget(inv.taskId));
+        registry.poison(inv.taskId, result.reason);
+      } else {
+        registry.forget(inv.taskId);
+      }
+      return result;
+    } finally {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', onAbort);
+      this.#stoppers.delete(inv.taskId);
+      this.#active.delete(inv.taskId);
+    }
+  }
+
+  readonly #stoppers = new Map<number, (reason: KillReason) => void>();
+
+  #conclude(inv: Invocation, attempt: Attempt, attempts: number): ConsultOutcome {
+    const { supervisor, clock } = this.#deps;
+    const at: Site = {
+      generation: supervisor.generation,
+      stage: 'host',
+      operation: CONSULT_OPERATION,
+    };
+    if (attempt.kind === 'reply' && attempt.reply.status === 'ok') {
+      // Finished at the same instant as a stop: a finished answer is never thrown away.
+      supervisor.recovered();
+      return { kind: 'ok', value: attempt.reply.value, generation: attempt.generation, attempts };
+    }
+    if (attempt.kind === 'reply') supervisor.recovered(); // the thread survived
+    const reason = inv.stop ?? (attempt.kind === 'stopped' ? attempt.reason : undefined);
+    if (reason === 'cancelled') return { kind: 'cancelled', attempts };
+    const terminated =
+      attempt.kind === 'reply' && attempt.reply.status === 'terminated'
+        ? attempt.reply.terminated
+        : undefined;
+    const sessionId = inv.sessionId ?? terminated?.session_id ?? null;
+    const turns = Math.max(inv.turns, terminated?.num_turns ?? 0);
+    const elapsed = Math.round(clock.monotonicMs() - inv.startedAt);
+    const known = {
+      ...(sessionId === null ? {} : { session_id: sessionId }),
+      num_turns: turns,
+      elapsed_ms: elapsed,
+    };
+    if (reason === 'timeout') {
+      return {
+        kind: 'fault',
+        fault: faults.timeout(
+          at,
+          `consult timed out after ${(elapsed / 1000).toFixed(1)} s (${turns} turns); Claude Code was stopped`,
+          {
+            ...known,
+            message:
+              sessionId === null
+                ? 'Claude Code had not started a session yet; retry with a larger timeout_s.'
+                : `resume with session_id ${sessionId} (and a larger timeout_s) to continue where it stopped.`,
+          },
+        ),
+        attempts,
+      };
+    }
+    if (reason !== undefined) {
+      return {
+        kind: 'fault',
+        fault: faults.transportFailure(
+          at,
+          `consult stopped: the server is ${reason === 'shutdown' ? 'shutting down' : 'draining'}`,
+          {
+            ...known,
+            message: 'retry on a running server; resume with session_id if one is given.',
+          },
+        ),
+        attempts,
+      };
+    }
+    if (attempt.kind === 'reply' && attempt.reply.status === 'fault') {
+      return { kind: 'fault', fault: attempt.reply.fault, attempts };
+    }
+    const how = terminated?.signal ?? 'a signal';
+    return {
+      kind: 'fault',
+      fault: faults.downstreamFailure(
+        { ...at, stage: 'claude' },
+        'cli_error',
+        `Claude Code was killed by ${how} from outside phone-opus`,
+        { ...known, message: 'retry; resume with session_id if one is given.' },
+      ),
+      attempts,
+    };
+  }
+
+  #note(inv: Invocation, event: ProgressEvent): void {
+    if (event.kind === 'session') inv.sessionId = event.session_id;
+    else inv.turns = Math.max(inv.turns, event.turn);
+    inv.progress?.event(event);
+  }
+
+  /** Refuse new consults and stop every running one (shutdown). */
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+    this.#deps.admission.abortQueued();
+    for (const stop of this.#stoppers.values()) stop('shutdown');
+  }
+}

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { createCatalog } from '../shared/catalog.ts';
+import type { Config } from '../shared/config.ts';
+import { claudeChildEnv } from '../worker/claude-cli.ts';
+import { Admission } from './admission.ts';
+import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { ConsultRunner } from './consult-runner.ts';
+import { createDispatcher } from './dispatch.ts';
+import { type HealthView, lifecycle, type TelemetryView } from './host-tools.ts';
+import type { Logger } from './log.ts';
+import { ProcessRegistry } from './process-registry.ts';
+import { createSession } from './session.ts';
+import { SessionStore } from './session-store.ts';
+import { GuardedStdioTransport } from './stdio-transport.ts';
+import { Supervisor } from './supervisor.ts';
+import { Telemetry } from './telemetry.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+/** Composition root of the stdio server: builds every part, connects, and owns shutdown. */
+export type ServerOptions = {
+  readonly config: Config;
+  readonly version: string;
+  readonly workerFile: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly log: Logger;
+  readonly exit: (code: number) => void;
+  readonly clock?: Clock;
+};
+
+/** Shutdown must finish within 5 s (SPEC §6.6); this leaves margin for the exit itself. */
+const SHUTDOWN_HARD_MS = 4500;
+const SHUTDOWN_KILL_GRACE_MS = 2000;
+
+export async function startServer(
+  options: ServerOptions,
+): Promise<{ shutdown: (reason: string) => Promise<void> }> {
+  const { config, log } = options;
+  const clock = options.clock ?? systemClock;
+  const startedAt = clock.monotonicMs();
+  const catalog = createCatalog(config);
+  const telemetry = new Telemetry();
+  const supervisor = new Supervisor(clock);
+  const registry = new ProcessRegistry();
+  const childEnv = claudeChildEnv(options.env);
+  const claudeBin = config.claudeBin ?? DEFAULT_CLAUDE_BIN;
+  let everStarted = false;
+  let draining = false;
+
+  let runner: ConsultRunner | undefined;
+  const pool = new WorkerPool({
+    workerFile: options.workerFile,
+    boot: { claudeBin, childEnv, build: fingerprint(options.workerFile) },
+    maxThreads: config.maxConcurrency,
+    onEvent: (event) => runner?.onWorkerEvent(event),
+    onThreadLost: (loss) => {
+      supervisor.threadLost();
+      log(
+        `worker thread lost (${loss.kind}): ${loss.message}; generation is now ${supervisor.generation}`,
+      );
+    },
+  });
+  const admission = new Admission(config.maxConcurrency, config.maxQueue);
+  let crashHookArmed = config.testHooks.crashOnceKey !== undefined;
+  runner = new ConsultRunner({
+    pool: () => {
+      everStarted = true;
+      return pool;
+    },
+    registry,
+    supervisor,
+    admission,
+    clock,
+    contract: config.consultReplay,
+    takeCrashHook: (operation) => {
+      if (!crashHookArmed || operation !== config.testHooks.crashOnceKey) return false;
+      crashHookArmed = false;
+      return true;
+    },
+    onRetry: (operation) => telemetry.retry(operation),
+  });
+  const sessions = new SessionStore(config.stateDir, log);
+
+  let claude: ClaudeInfo | null = null;
+  const probe = () => {
+    probeClaude(claudeBin, childEnv, options.cwd)
+      .then((info) => {
+        claude = info;
+      })
+      .catch((error: Error) => {
+        claude = { path: null, version: null, reason: error.message };
+      });
+  };
+
+  const health = (): HealthView => {
+    const now = clock.monotonicMs();
+    const circuit = supervisor.breaker.state(now);
+    return {
+      state: lifecycle({
+        draining,
+        circuit,
+        recovering: supervisor.recovering,
+        running: admission.running,
+        capacity: admission.capacity,
+        everStarted,
+      }),
+      generation: supervisor.generation,
+      uptime_ms: Math.round(now - startedAt),
+      threads: pool.threads,
+      in_flight: admission.running,
+      queued: admission.queued,
+      max_concurrency: config.maxConcurrency,
+      consecutive_failures: supervisor.consecutiveFailures,
+      restart_count: supervisor.restartCount,
+      circuit: { state: circuit, retry_after_ms: Math.round(supervisor.breaker.retryAfterMs(now)) },
+      rollout: 'stable',
+      host_code_changed: false,
+      last_fault: supervisor.lastFault,
+      claude,
+      metrics: 'off',
+      telemetry_log: 'off',
+    };
+  };
+  const telemetryView = (): TelemetryView => ({
+    uptime_ms: Math.round(clock.monotonicMs() - startedAt),
+    generation: supervisor.generation,
+    totals: { ...telemetry.totals },
+    worker_restarts: supervisor.restartCount,
+    host_rollouts: supervisor.rollouts,
+    consult: telemetry.usage(),
+    methods: telemetry.methods(),
+  });
+
+  const callTool = createDispatcher({
+    catalog,
+    config,
+    runner,
+    sessions,
+    telemetry,
+    supervisor,
+    clock,
+    serverCwd: options.cwd,
+    health,
+    telemetryView,
+    onCallComplete: () => {},
+  });
+  const mcp = createSession({ version: options.version, catalog, callTool });
+  mcp.server.oninitialized = probe;
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    if (shuttingDown !== undefined) return shuttingDown;
+    draining = true;
+    log(`shutting down: ${reason}`);
+    const hard = setTimeout(() => {
+      registry.killAllNow();
+      options.exit(0);
+    }, SHUTDOWN_HARD_MS);
+    hard.unref();
+    shuttingDown = (async () => {
+      runner.beginShutdown();
+      await registry.stopAll('shutdown', SHUTDOWN_KILL_GRACE_MS);
+      // Let stopped consults send their one response while stdout still works.
+      const settleBy = clock.monotonicMs() + 1000;
+      while (runner.inFlight > 0 && clock.monotonicMs() < settleBy) await sleep(10);
+      await pool.destroy().catch(() => {});
+      registry.killAllNow();
+      clearTimeout(hard);
+      options.exit(0);
+    })();
+    return shuttingDown;
+  };
+
+  const transport = new GuardedStdioTransport(options.stdin, options.stdout, {
+    onInputEnd: () => void shutdown('stdin closed'),
+    onOutputBroken: () => void shutdown('stdout closed'),
+    onResponse: (method, latencyMs, error) => {
+      if (method !== 'tools/call') telemetry.completeProtocol(method, latencyMs, error);
+    },
+  });
+  await mcp.connect(transport);
+  return { shutdown };
+}
+
+/** Identifies the worker bundle's content (rollout compares it; full consult detail shows it). */
+export function fingerprint(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
+  } catch {
+    return 'unknown';
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import type { Readable } from 'node:stream';
+
+/**
+ * The one owner of child processes. Every CLI runs as the leader of its own process group
+ * (`detached: true`, so pgid = pid), which lets a single signal reach the whole tree:
+ * thread death, cancel and timeout must never leave a grandchild behind.
+ */
+
+export const KILL_GRACE_MS = 3000;
+/** CLI start-up is CPU-heavy; a lower priority keeps the host thread responsive. */
+export const CHILD_NICENESS = 10;
+
+export type ExitReport = {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+};
+
+export type GroupChild = {
+  readonly pid: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves when the leader has exited and its output streams are drained. */
+  readonly done: Promise<ExitReport>;
+};
+
+export type SpawnFailure = { readonly code: string; readonly message: string };
+
+export type SpawnOptions = {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Written to stdin, which is then closed (never left open: the CLI would wait for it). */
+  readonly stdinText: string;
+};
+
+/** How long to wait for output streams after the leader exits (a stray holder may keep them open). */
+const STREAM_DRAIN_MS = 2000;
+
+/** Start `file` as a process-group leader; resolves once it is running, or with why it could not start. */
+export function spawnInGroup(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<{ ok: true; child: GroupChild } | { ok: false; failure: SpawnFailure }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      resolve({ ok: false, failure: { code: error.code ?? 'UNKNOWN', message: error.message } });
+    });
+    child.once('spawn', () => {
+      const pid = child.pid as number;
+      try {
+        setPriority(pid, CHILD_NICENESS);
+      } catch {
+        // The child may already have exited; nothing to lower then.
+      }
+      // EPIPE when the CLI exits before reading its prompt is reported through its exit status.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.stdinText);
+      const done = new Promise<ExitReport>((settle) => {
+        let report: ExitReport | undefined;
+        let drainTimer: NodeJS.Timeout | undefined;
+        child.once('exit', (exitCode, signal) => {
+          report = { exitCode, signal };
+          drainTimer = setTimeout(() => {
+            child.stdout.destroy();
+            child.stderr.destroy();
+            settle(report as ExitReport);
+          }, STREAM_DRAIN_MS);
+        });
+        child.once('close', (exitCode, signal) => {
+          if (drainTimer !== undefined) clearTimeout(drainTimer);
+          settle(report ?? { exitCode, signal });
+        });
+      });
+      resolve({ ok: true, child: { pid, stdout: child.stdout, stderr: child.stderr, done } });
+    });
+  });
+}
+
+/** Signal every process in a group; false when the group no longer exists. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True while a live (not zombie) process of the group exists. `kill(-pgid, 0)` alone is not
+ * enough: orphaned grandchildren that PID 1 does not reap stay zombies and still answer it.
+ */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // no /proc: trust the signal check
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(entry);
+    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X')
+      return true;
+  }
+  return false;
+}
+
+/** Fields of /proc/PID/stat after the command name (which may itself contain spaces and parentheses). */
+export function readStat(pid: string): { state: string; ppid: number; pgrp: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+}
+
+export type CaptureResult =
+  | {
+      readonly ok: true;
+      readonly exitCode: number | null;
+      readonly stdout: string;
+      readonly stderr: string;
+    }
+  | { readonly ok: false; readonly failure: SpawnFailure };
+
+/** Run a short command to completion (e.g. `claude --version`), killing its group on timeout. */
+export async function runCapture(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions & { readonly timeoutMs: number },
+): Promise<CaptureResult> {
+  const started = await spawnInGroup(file, args, options);
+  if (!started.ok) return started;
+  const { child } = started;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), options.timeoutMs);
+  const report = await child.done;
+  clearTimeout(timer);
+  signalGroup(child.pid, 'SIGKILL');
+  return { ok: true, exitCode: report.exitCode, stdout, stderr };
+}

@@ -1,0 +1,89 @@
+import type { FaultRecord } from './fault.ts';
+
+/**
+ * The only contract between the host thread and pool threads. Everything here crosses
+ * `postMessage`, so it is plain data: no classes, no Error objects.
+ */
+
+/** Set once per pool through piscina's `workerData`. */
+export type WorkerBoot = {
+  /** Executable to spawn: an explicit path, or `claude` to search PATH. */
+  readonly claudeBin: string;
+  /** The child's environment: the host's, minus variables that make the CLI refuse to start. */
+  readonly childEnv: Readonly<Record<string, string>>;
+  /** Identifies the worker bundle a pool was built from (shown in full consult detail). */
+  readonly build: string;
+};
+
+/** A validated consult, ready to run. */
+export type ConsultRequest = {
+  readonly prompt: string;
+  /** Canonical, existing directory. */
+  readonly cwd: string;
+  readonly maxTurns?: number;
+  readonly model?: string;
+  readonly maxBudgetUsd?: number;
+  readonly resumeSessionId?: string;
+};
+
+export type ConsultTask = {
+  readonly kind: 'consult';
+  readonly taskId: number;
+  readonly generation: number;
+  readonly operation: string;
+  readonly request: ConsultRequest;
+  /** Test hook: end this thread right after the CLI has started. */
+  readonly crashAfterSpawn: boolean;
+};
+
+/** Readiness probe for a freshly built pool. */
+export type PingTask = { readonly kind: 'ping' };
+export type WorkerTask = ConsultTask | PingTask;
+export type PingReply = { readonly status: 'pong'; readonly build: string };
+
+export type ConsultSuccess = {
+  readonly response: string;
+  readonly session_id: string | null;
+  readonly model: string | null;
+  readonly num_turns: number;
+  readonly duration_ms: number;
+  readonly duration_api_ms: number | null;
+  readonly stop_reason: string | null;
+  readonly total_cost_usd: number | null;
+  readonly usage: unknown;
+  readonly model_usage: unknown;
+  readonly permission_denials: readonly unknown[];
+  readonly build: string;
+};
+
+/** What is known about a run that was stopped from outside (cancel, timeout, shutdown). */
+export type Terminated = {
+  readonly signal: string | null;
+  readonly exit_code: number | null;
+  readonly session_id: string | null;
+  readonly num_turns: number;
+  readonly elapsed_ms: number;
+};
+
+export type ConsultReply =
+  | { readonly status: 'ok'; readonly value: ConsultSuccess }
+  | { readonly status: 'fault'; readonly fault: FaultRecord }
+  | { readonly status: 'terminated'; readonly terminated: Terminated };
+
+/** Live facts about a run, for progress notifications and timeout reports. */
+export type ProgressEvent =
+  | { readonly kind: 'session'; readonly session_id: string; readonly model: string | null }
+  | { readonly kind: 'turn'; readonly turn: number; readonly tools: readonly string[] };
+
+/** Worker → host, over the thread's parentPort (delivered even if the thread dies next). */
+export type WorkerEvent =
+  | { readonly type: 'spawned'; readonly taskId: number; readonly pgid: number }
+  | { readonly type: 'reaped'; readonly taskId: number; readonly pgid: number }
+  | { readonly type: 'progress'; readonly taskId: number; readonly event: ProgressEvent };
+
+export const isWorkerEvent = (value: unknown): value is WorkerEvent =>
+  typeof value === 'object' &&
+  value !== null &&
+  'type' in value &&
+  'taskId' in value &&
+  typeof (value as { taskId: unknown }).taskId === 'number';

@@ -1,0 +1,176 @@
+import { type DownstreamReason, type FaultRecord, faults, type Site } from '../shared/fault.ts';
+import type { ExitReport } from '../shared/process-tree.ts';
+import type { ConsultSuccess } from '../shared/wire.ts';
+import type { ResultEnvelope, StreamSummary } from './stream-json.ts';
+
+/**
+ * Turn a finished CLI run into a result or a fault (SPEC §5.1): success only if the process
+ * exited 0, the envelope is a `result`, `is_error` is false and `subtype` is `success`.
+ */
+
+const QUOTE_LIMIT = 2048;
+
+export type RunFacts = {
+  readonly exit: ExitReport;
+  readonly stream: StreamSummary;
+  readonly stderr: string;
+  readonly build: string;
+};
+
+export function classifyRun(
+  at: Site,
+  facts: RunFacts,
+): { ok: true; value: ConsultSuccess } | { ok: false; fault: FaultRecord } {
+  const { exit, stream, stderr } = facts;
+  const envelope = stream.result;
+  if (envelope === undefined) {
+    if (exit.exitCode === 0) {
+      const shown = stream.junk !== '' ? stream.junk : '(no output)';
+      return {
+        ok: false,
+        fault: faults.downstreamFailure(
+          at,
+          'invalid_output',
+          `Claude Code exited 0 without a result envelope; output began: ${quote(shown)}`,
+        ),
+      };
+    }
+    return {
+      ok: false,
+      fault: faults.downstreamFailure(at, 'cli_error', cliMessage(exit, stderr, stream.junk)),
+    };
+  }
+  const isError = envelope['is_error'] !== false;
+  const subtype = str(envelope['subtype']);
+  if (exit.exitCode === 0 && !isError && subtype === 'success') {
+    return { ok: true, value: success(envelope, stream, facts.build) };
+  }
+  const reason = downstreamReason(envelope, stderr);
+  const sessionId = str(envelope['session_id']) ?? stream.sessionId;
+  return {
+    ok: false,
+    fault: faults.downstreamFailure(at, reason, failureDetail(reason, envelope, exit, stderr), {
+      ...(sessionId === null ? {} : { session_id: sessionId }),
+      num_turns: num(envelope['num_turns']) ?? stream.turns,
+      message: HINTS[reason],
+    }),
+  };
+}
+
+const HINTS: Record<DownstreamReason, string> = {
+  auth: 'Claude Code is not authenticated: run `claude` once and log in (or set ANTHROPIC_API_KEY), then retry.',
+  rate_limit: 'The Anthropic API is rate-limited or overloaded; retry later.',
+  api_error: 'The Anthropic API returned an error; retry later.',
+  max_turns:
+    'The consult reached max_turns; resume it with session_id and a higher max_turns, or narrow the prompt.',
+  budget: 'The consult reached max_budget_usd; resume it with session_id and a higher budget.',
+  cli_error: 'Claude Code failed; run `phone-opus doctor` to check the installation.',
+  invalid_output:
+    'Claude Code printed something phone-opus cannot read; check the CLI version with `phone-opus doctor`.',
+};
+
+function downstreamReason(envelope: ResultEnvelope, stderr: string): DownstreamReason {
+  const subtype = str(envelope['subtype']) ?? '';
+  if (subtype === 'error_max_turns') return 'max_turns';
+  if (subtype.includes('budget')) return 'budget';
+  const status = num(envelope['api_error_status']);
+  const text = `${str(envelope['result']) ?? ''} ${stderr}`;
+  if (
+    status === 401 ||
+    status === 403 ||
+    /not logged in|please run \/login|invalid api key|failed to authenticate/i.test(text)
+  ) {
+    return 'auth';
+  }
+  if (status === 429 || status === 529) return 'rate_limit';
+  if (status !== undefined) return 'api_error';
+  if (/budget/i.test(text)) return 'budget';
+  return 'cli_error';
+}
+
+function failureDetail(
+  reason: DownstreamReason,
+  envelope: ResultEnvelope,
+  exit: ExitReport,
+  stderr: string,
+): string {
+  const turns = num(envelope['num_turns']);
+  const result = str(envelope['result'])?.trim();
+  const errors = Array.isArray(envelope['errors'])
+    ? (envelope['errors'] as unknown[]).filter((e): e is string => typeof e === 'string').join('; ')
+    : '';
+  const said =
+    result !== undefined && result !== '' ? result : errors !== '' ? errors : stderr.trim();
+  const prefix: Record<DownstreamReason, string> = {
+    auth: 'Claude Code could not authenticate',
+    rate_limit: 'the Anthropic API is rate-limited or overloaded',
+    api_error: `the Anthropic API failed${num(envelope['api_error_status']) === undefined ? '' : ` (HTTP ${num(envelope['api_error_status'])})`}`,
+    max_turns: `Claude Code stopped at the turn limit${turns === undefined ? '' : ` after ${turns} turns`}`,
+    budget: 'Claude Code stopped at the budget limit',
+    cli_error: `Claude Code failed (${describeExit(exit)})`,
+    invalid_output: 'Claude Code printed an unreadable result',
+  };
+  return said === '' ? prefix[reason] : `${prefix[reason]}: ${quote(said)}`;
+}
+
+function cliMessage(exit: ExitReport, stderr: string, junk: string): string {
+  const said = stderr.trim() !== '' ? stderr.trim() : junk.trim();
+  return said === ''
+    ? `Claude Code ${describeExit(exit)} without a result`
+    : `Claude Code ${describeExit(exit)}: ${quote(said)}`;
+}
+
+function describeExit(exit: ExitReport): string {
+  return exit.signal !== null
+    ? `was killed by ${exit.signal}`
+    : `exited with status ${exit.exitCode}`;
+}
+
+function success(envelope: ResultEnvelope, stream: StreamSummary, build: string): ConsultSuccess {
+  const modelUsage = envelope['modelUsage'];
+  return {
+    response: str(envelope['result']) ?? '',
+    session_id: str(envelope['session_id']) ?? stream.sessionId,
+    model: answeringModel(modelUsage) ?? stream.model,
+    num_turns: num(envelope['num_turns']) ?? stream.turns,
+    duration_ms: num(envelope['duration_ms']) ?? 0,
+    duration_api_ms: num(envelope['duration_api_ms']) ?? null,
+    stop_reason: str(envelope['stop_reason']),
+    total_cost_usd: num(envelope['total_cost_usd']) ?? null,
+    usage: envelope['usage'] ?? null,
+    model_usage: modelUsage ?? null,
+    permission_denials: Array.isArray(envelope['permission_denials'])
+      ? (envelope['permission_denials'] as unknown[])
+      : [],
+    build,
+  };
+}
+
+/** The model that did the work: the one with the most output tokens (not the first key). */
+export function answeringModel(modelUsage: unknown): string | null {
+  if (typeof modelUsage !== 'object' || modelUsage === null) return null;
+  let best: string | null = null;
+  let bestTokens = -1;
+  for (const [name, usage] of Object.entries(modelUsage as Record<string, unknown>)) {
+    const tokens =
+      typeof usage === 'object' && usage !== null
+        ? (num((usage as Record<string, unknown>)['outputTokens']) ?? 0)
+        : 0;
+    if (tokens > bestTokens) {
+      best = name.replace(/\[[^\]]*\]$/, ''); // `claude-opus-4-8[1m]` names the context window too
+      bestTokens = tokens;
+    }
+  }
+  return best;
+}
+
+function quote(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.length > QUOTE_LIMIT
+    ? `${trimmed.slice(0, QUOTE_LIMIT)}… [truncated ${trimmed.length - QUOTE_LIMIT} chars]`
+    : trimmed;
+}
+
+const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const num = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isFinite(value) ? value : undefined;

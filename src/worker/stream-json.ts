@@ -1,0 +1,153 @@
+import type { ProgressEvent } from '../shared/wire.ts';
+
+/**
+ * Incremental reader of `--output-format stream-json` (NDJSON): surfaces the session id,
+ * turns and tool uses as they happen, and keeps the final `result` envelope.
+ */
+
+export type ResultEnvelope = { readonly type: 'result'; readonly [key: string]: unknown };
+
+export type StreamSummary = {
+  readonly result: ResultEnvelope | undefined;
+  readonly sessionId: string | null;
+  readonly model: string | null;
+  readonly turns: number;
+  /** Lines that were not JSON objects (quoted if no envelope arrives). */
+  readonly junk: string;
+  readonly sawAnyEvent: boolean;
+};
+
+const MAX_JUNK_CHARS = 2048;
+
+export class StreamJsonReader {
+  #buffer = '';
+  #result: ResultEnvelope | undefined;
+  #sessionId: string | null = null;
+  #model: string | null = null;
+  #messageIds = new Set<string>();
+  #turns = 0;
+  #junk = '';
+  #sawAnyEvent = false;
+  readonly #onProgress: (event: ProgressEvent) => void;
+
+  constructor(onProgress: (event: ProgressEvent) => void) {
+    this.#onProgress = onProgress;
+  }
+
+  push(chunk: string): void {
+    this.#buffer += chunk;
+    let newline = this.#buffer.indexOf('\n');
+    while (newline !== -1) {
+      this.#line(this.#buffer.slice(0, newline));
+      this.#buffer = this.#buffer.slice(newline + 1);
+      newline = this.#buffer.indexOf('\n');
+    }
+  }
+
+  end(): StreamSummary {
+    if (this.#buffer.length > 0) this.#line(this.#buffer);
+    this.#buffer = '';
+    return {
+      result: this.#result,
+      sessionId: this.#sessionId,
+      model: this.#model,
+      turns: this.#turns,
+      junk: this.#junk,
+      sawAnyEvent: this.#sawAnyEvent,
+    };
+  }
+
+  get sessionId(): string | null {
+    return this.#sessionId;
+  }
+
+  get turns(): number {
+    return this.#turns;
+  }
+
+  #line(raw: string): void {
+    const line = raw.trim();
+    if (line === '') return;
+    let event: unknown;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      event = undefined;
+    }
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      if (this.#junk.length < MAX_JUNK_CHARS) this.#junk += `${line}\n`;
+      return;
+    }
+    this.#sawAnyEvent = true;
+    const record = event as Record<string, unknown>;
+    this.#noteSession(record);
+    switch (record['type']) {
+      case 'system':
+        if (record['subtype'] === 'init' && typeof record['model'] === 'string') {
+          this.#model = record['model'];
+          if (this.#sessionId !== null) {
+            this.#onProgress({ kind: 'session', session_id: this.#sessionId, model: this.#model });
+          }
+        }
+        break;
+      case 'assistant':
+        this.#assistant(record['message']);
+        break;
+      case 'result':
+        this.#result = record as ResultEnvelope;
+        break;
+    }
+  }
+
+  #noteSession(record: Record<string, unknown>): void {
+    const id = record['session_id'];
+    if (typeof id === 'string' && id !== '' && this.#sessionId !== id) {
+      const first = this.#sessionId === null;
+      this.#sessionId = id;
+      if (!first || record['type'] !== 'system') {
+        this.#onProgress({ kind: 'session', session_id: id, model: this.#model });
+      }
+    }
+  }
+
+  #assistant(message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const m = message as Record<string, unknown>;
+    const id = typeof m['id'] === 'string' ? m['id'] : `anonymous-${this.#turns + 1}`;
+    // The CLI may emit one event per content block of the same API message: count messages.
+    if (!this.#messageIds.has(id)) {
+      this.#messageIds.add(id);
+      this.#turns += 1;
+    }
+    const tools: string[] = [];
+    if (Array.isArray(m['content'])) {
+      for (const block of m['content'] as unknown[]) {
+        if (
+          typeof block === 'object' &&
+          block !== null &&
+          (block as Record<string, unknown>)['type'] === 'tool_use'
+        ) {
+          tools.push(describeToolUse(block as Record<string, unknown>));
+        }
+      }
+    }
+    this.#onProgress({ kind: 'turn', turn: this.#turns, tools });
+  }
+}
+
+const MAX_TOOL_SUMMARY = 80;
+
+/** `Read src/app.ts`, `Grep TODO`, `Bash git log -5`: short enough for a progress line. */
+export function describeToolUse(block: Record<string, unknown>): string {
+  const name = typeof block['name'] === 'string' ? block['name'] : 'tool';
+  const input = (
+    typeof block['input'] === 'object' && block['input'] !== null ? block['input'] : {}
+  ) as Record<string, unknown>;
+  const subject = ['file_path', 'path', 'pattern', 'command', 'url', 'query', 'description']
+    .map((key) => input[key])
+    .find((value): value is string => typeof value === 'string' && value !== '');
+  if (subject === undefined) return name;
+  const flat = subject.replace(/\s+/g, ' ').trim();
+  const cut = flat.length > MAX_TOOL_SUMMARY ? `${flat.slice(0, MAX_TOOL_SUMMARY - 1)}…` : flat;
+  return `${name} ${cut}`;
+}
