@@ -38,8 +38,11 @@ export type FakeScript = {
   /** Forced usage numbers (e.g. huge output_tokens to exceed --max-budget-usd). */
   inputTokens?: number;
   outputTokens?: number;
-  /** Destroy the socket after the first content delta of a streaming answer. */
-  cutStream?: boolean;
+  /**
+   * Break a streaming answer after its first content delta: `'end'` ends the HTTP response
+   * cleanly without message_stop, `'reset'` destroys the socket.
+   */
+  cutStream?: 'end' | 'reset';
   /** Status for `HEAD /` and `GET /` (default 200). */
   rootStatus?: number;
 };
@@ -53,6 +56,8 @@ export type RecordedRequest = {
   headers: IncomingHttpHeaders;
   /** Parsed JSON body; the raw string when it is not JSON; undefined when empty. */
   body: unknown;
+  /** Date.now() when the request body had been read. */
+  receivedAt: number;
 };
 
 export type MessagesRequestBody = {
@@ -286,8 +291,12 @@ async function streamMessage(
     stop_reason: string;
     usage: Usage;
   },
-  cut: boolean,
+  cut: 'end' | 'reset' | undefined,
 ): Promise<void> {
+  const breakOff = (): void => {
+    if (cut === 'reset') res.socket?.destroy();
+    else res.end();
+  };
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
@@ -312,8 +321,8 @@ async function streamMessage(
       sse(res, 'content_block_start', { index, content_block: { type: 'text', text: '' } });
       for (const text of chunks(block.text)) {
         const ok = sse(res, 'content_block_delta', { index, delta: { type: 'text_delta', text } });
-        if (cut) {
-          res.socket?.destroy();
+        if (cut !== undefined) {
+          breakOff();
           return;
         }
         await drainIfNeeded(res, ok);
@@ -328,8 +337,8 @@ async function streamMessage(
         index,
         delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) },
       });
-      if (cut) {
-        res.socket?.destroy();
+      if (cut !== undefined) {
+        breakOff();
         return;
       }
     }
@@ -396,7 +405,7 @@ export async function startFakeAnthropicApi(
     };
     const message = { id: id('msg_'), model, content, stop_reason: stopReason, usage };
     if (body.stream === true) {
-      await streamMessage(res, message, script.cutStream === true);
+      await streamMessage(res, message, script.cutStream);
       return;
     }
     sendJson(res, 200, {
@@ -416,7 +425,7 @@ export async function startFakeAnthropicApi(
     const url = req.url ?? '/';
     const raw = await readBody(req);
     const body = parseBody(raw);
-    requests.push({ method, url, headers: req.headers, body });
+    requests.push({ method, url, headers: req.headers, body, receivedAt: Date.now() });
     const path = url.split('?')[0] ?? '/';
 
     if (path === '/' && (method === 'HEAD' || method === 'GET')) {

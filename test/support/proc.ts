@@ -1,0 +1,63 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * /proc inspection for leak checks. A zombie (state Z) counts as dead: PID 1 may never reap
+ * orphans in a container, and `kill(pid, 0)` would still succeed for it.
+ */
+export type ProcInfo = { pid: number; state: string; ppid: number; pgrp: number };
+
+export function procInfo(pid: number): ProcInfo | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+}
+
+export function isAlive(pid: number): boolean {
+  const info = procInfo(pid);
+  return info !== undefined && info.state !== 'Z' && info.state !== 'X';
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number);
+}
+
+/** Live processes whose environment contains `marker` (every CLI a test server starts inherits it). */
+export function liveProcessesWithEnv(marker: string): ProcInfo[] {
+  const found: ProcInfo[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (!environ.includes(marker)) continue;
+    const info = procInfo(pid);
+    if (info !== undefined && info.state !== 'Z' && info.state !== 'X') found.push(info);
+  }
+  return found;
+}
+
+/** Poll until `check` passes or the deadline expires; returns the last value. */
+export async function waitFor<T>(
+  probe: () => T | Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    value = await probe();
+  }
+  return value;
+}

@@ -1,0 +1,127 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { BIN, FAKE_CLAUDE } from './paths.ts';
+
+/**
+ * The server driven by raw JSON-RPC lines, for protocol edge cases an SDK client would never
+ * send. Every line the server writes is kept, so tests can count responses per id.
+ */
+export type RawSession = {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: unknown[];
+  send(line: string | object): void;
+  /** Resolves with the first message matching `match` (waiting for it if needed). */
+  next(
+    match: (message: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  responsesFor(id: unknown): Record<string, unknown>[];
+  initialize(): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+};
+
+export function startRawSession(t: TestContext, env: Record<string, string> = {}): RawSession {
+  const dir = mkdtempSync(join(tmpdir(), 'phone-opus-raw-'));
+  const child = spawn(process.execPath, [BIN], {
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: dir,
+      PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
+      PHONE_OPUS_STATE_DIR: join(dir, 'state'),
+      ...env,
+    },
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: {
+    match: (m: Record<string, unknown>) => boolean;
+    resolve: (m: Record<string, unknown>) => void;
+  }[] = [];
+  let buffer = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    let newline = buffer.indexOf('\n');
+    while (newline !== -1) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf('\n');
+      if (line.trim() === '') continue;
+      const message = JSON.parse(line) as Record<string, unknown>; // a non-JSON stdout line fails the test
+      lines.push(message);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(message)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(message);
+        }
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 6000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const session: RawSession = {
+    child,
+    lines,
+    exited,
+    stderr: () => stderr,
+    send(line) {
+      child.stdin.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
+    },
+    next(match, timeoutMs = 10_000) {
+      const found = lines.find(match);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(lines)}`),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          match,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
+      });
+    },
+    responsesFor(id) {
+      return lines.filter((m) => 'id' in m && m['id'] === id && ('result' in m || 'error' in m));
+    },
+    async initialize() {
+      session.send({
+        jsonrpc: '2.0',
+        id: 'init',
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      });
+      await session.next((m) => m['id'] === 'init');
+      session.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    },
+  };
+  return session;
+}
