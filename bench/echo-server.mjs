@@ -33,6 +33,8 @@ process.stdin.on('data', (chunk) => {
     if (line.trim() === '') continue;
     const message = JSON.parse(line);
     if (message.id === undefined) continue; // a notification
-    process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id: message.id, result: answer(message) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: message.id, result: answer(message) })}\n`,
+    );
   }
 });

@@ -5,15 +5,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchmarksDoc } from '../bench/lib/doc.mjs';
 import { ROOT } from '../bench/lib/env.mjs';
 import { machine, table } from '../bench/lib/report.mjs';
-import { coldInit } from '../bench/suites/startup.mjs';
-import { hostTools } from '../bench/suites/host-tools.mjs';
-import { consultOverhead } from '../bench/suites/consult.mjs';
 import { concurrency } from '../bench/suites/concurrency.mjs';
-import { memory } from '../bench/suites/memory.mjs';
+import { consultOverhead } from '../bench/suites/consult.mjs';
 import { faults } from '../bench/suites/faults.mjs';
-import { benchmarksDoc } from '../bench/lib/doc.mjs';
+import { hostTools } from '../bench/suites/host-tools.mjs';
+import { memory } from '../bench/suites/memory.mjs';
+import { coldInit } from '../bench/suites/startup.mjs';
 
 const SUITES = {
   cold_init: coldInit,

@@ -12,6 +12,7 @@ export const BIN = join(ROOT, 'bin/phone-opus.js');
 export const SH_FAKE = join(ROOT, 'bench/fake-claude.sh');
 export const NODE_FAKE = join(ROOT, 'bench/fake-claude.mjs');
 export const ECHO_SERVER = join(ROOT, 'bench/echo-server.mjs');
+export const HEAP_PROBE = join(ROOT, 'bench/heap-probe.mjs');
 
 /** The fixed part of the CLI argv (SPEC §5.1; mirrors src/worker/claude-cli.ts). */
 export const CLAUDE_ARGV = [
@@ -47,9 +48,12 @@ export function sandbox(fake = SH_FAKE, extra = {}) {
 }
 
 /** The built server (`node bin/phone-opus.js`) driven by the raw client, initialized. */
-export async function startServer({ fake = SH_FAKE, env = {} } = {}) {
+export async function startServer({ fake = SH_FAKE, env = {}, nodeArgs = [] } = {}) {
   const box = sandbox(fake, env);
-  const client = RpcClient.spawn(process.execPath, [BIN], { env: box.env, cwd: box.dir });
+  const client = RpcClient.spawn(process.execPath, [...nodeArgs, BIN], {
+    env: box.env,
+    cwd: box.dir,
+  });
   await client.initialize();
   return {
     client,
@@ -94,7 +98,12 @@ export async function health(client) {
  */
 export function runDirect({ fake = SH_FAKE, prompt = 'bench', env, cwd }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(fake, CLAUDE_ARGV, { env, cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(fake, CLAUDE_ARGV, {
+      env,
+      cwd,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
       stdout += chunk;
@@ -106,7 +115,8 @@ export function runDirect({ fake = SH_FAKE, prompt = 'bench', env, cwd }) {
     child.once('close', (code) => {
       const last = stdout.trimEnd().split('\n').pop() ?? '';
       const envelope = JSON.parse(last);
-      if (code !== 0 || envelope.type !== 'result') reject(new Error(`direct run failed (${code})`));
+      if (code !== 0 || envelope.type !== 'result')
+        reject(new Error(`direct run failed (${code})`));
       else resolve({ pid: child.pid, envelope });
     });
   });

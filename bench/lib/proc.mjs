@@ -49,7 +49,8 @@ function livePids() {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const s = stat(entry);
-    if (s !== undefined && s.state !== 'Z' && s.state !== 'X') found.push({ pid: Number(entry), ...s });
+    if (s !== undefined && s.state !== 'Z' && s.state !== 'X')
+      found.push({ pid: Number(entry), ...s });
   }
   return found;
 }

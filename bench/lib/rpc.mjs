@@ -15,10 +15,12 @@ export class RpcClient {
 
   constructor(child) {
     this.#child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     child.stdout.setEncoding('utf8').on('data', (chunk) => this.#onData(chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      if (this.stderr.length < 64 * 1024) this.stderr += chunk;
+      this.stderr = (this.stderr + chunk).slice(-64 * 1024); // the last 64 KiB
     });
     child.stdin.on('error', () => {});
   }

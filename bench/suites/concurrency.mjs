@@ -26,7 +26,9 @@ async function concurrentVariant({ cap, n, reps, log }) {
   const server = await startServer({ env: { PHONE_OPUS_MAX_CONCURRENCY: String(cap) } });
   try {
     // Start the threads first: thread start-up is cold_init's and crash_recovery's business.
-    await Promise.all(Array.from({ length: Math.min(n, cap) }, () => consult(server.client, 'sleep=0.2')));
+    await Promise.all(
+      Array.from({ length: Math.min(n, cap) }, () => consult(server.client, 'sleep=0.2')),
+    );
     const perRep = [];
     for (let rep = 0; rep < reps; rep++) {
       const [a, b] = await pair(
@@ -60,9 +62,13 @@ async function concurrentVariant({ cap, n, reps, log }) {
   }
 }
 
-/** Health round trips every `periodMs` until `until` settles (or `count` samples without it). */
+/**
+ * Health round trips every `periodMs` until `until` settles (or `count` samples without it);
+ * each sample is [ms since the start, round trip ms].
+ */
 async function sampleHealth(client, { periodMs = 20, until, count }) {
   const samples = [];
+  const origin = now();
   let done = false;
   until?.then(
     () => {
@@ -75,22 +81,32 @@ async function sampleHealth(client, { periodMs = 20, until, count }) {
   while (until !== undefined ? !done : samples.length < count) {
     const started = now();
     await callTool(client, 'health_snapshot');
-    samples.push(now() - started);
+    samples.push([started - origin, now() - started]);
     await sleep(periodMs);
   }
   return samples;
 }
+
+const START_BURST_MS = 500;
 
 async function healthRun({ fake, prompt, n }) {
   const server = await startServer({ fake, env: { PHONE_OPUS_MAX_CONCURRENCY: String(n) } });
   try {
     await Promise.all(Array.from({ length: n }, () => consult(server.client, 'sleep=0.1')));
     await sampleHealth(server.client, { periodMs: 1, count: 50 }); // warm-up
-    const idle = summarize(await sampleHealth(server.client, { count: 50 }));
+    const idle = summarize((await sampleHealth(server.client, { count: 50 })).map(([, ms]) => ms));
     const load = Promise.all(Array.from({ length: n }, () => consult(server.client, prompt)));
-    const busy = summarize(await sampleHealth(server.client, { until: load }));
+    const samples = await sampleHealth(server.client, { until: load });
     await load;
-    return { idle, busy };
+    const worst = samples.reduce((w, s) => (s[1] > w[1] ? s : w));
+    // Was the worst moment the burst of consult starts (spawns) or the steady load?
+    const afterStarts = samples.filter(([at]) => at >= START_BURST_MS).map(([, ms]) => ms);
+    return {
+      idle,
+      busy: summarize(samples.map(([, ms]) => ms)),
+      worstAtMs: Math.round(worst[0]),
+      afterStarts: afterStarts.length > 0 ? summarize(afterStarts) : null,
+    };
   } finally {
     await server.close();
   }
@@ -114,12 +130,20 @@ export async function concurrency({ quick, log }) {
       const result = await healthRun({ fake: c.fake, prompt: c.prompt, n: N });
       perRun.push(result);
       log(
-        `health ${c.label} run ${r + 1}: idle p50 ${result.idle.median.toFixed(2)} ms; load p50 ${result.busy.median.toFixed(2)} p99 ${result.busy.p99.toFixed(2)} max ${result.busy.max.toFixed(1)} ms (n=${result.busy.n})`,
-    );
+        `health ${c.label} run ${r + 1}: idle p50 ${result.idle.median.toFixed(2)} ms; load p50 ${result.busy.median.toFixed(2)} p99 ${result.busy.p99.toFixed(2)} max ${result.busy.max.toFixed(1)} ms at +${result.worstAtMs} ms (n=${result.busy.n}); after the first ${START_BURST_MS} ms p99 ${result.afterStarts?.p99.toFixed(2)}`,
+      );
     }
     const p50 = acrossRuns(perRun.map((p) => p.busy.median));
     const p99 = acrossRuns(perRun.map((p) => p.busy.p99));
-    const detail = { consults: N, cap: N, prompt: c.prompt, periodMs: 20, client: 'raw', perRun };
+    const detail = {
+      consults: N,
+      cap: N,
+      prompt: c.prompt,
+      periodMs: 20,
+      client: 'raw',
+      p99AfterStartBurstMs: acrossRuns(perRun.map((p) => p.afterStarts?.p99 ?? Number.NaN)),
+      perRun,
+    };
     rows.push(
       row({
         name: `health_under_load p50 (${N} ${c.label})`,

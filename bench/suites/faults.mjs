@@ -4,7 +4,17 @@
 // spawning the CLI; from that fault's arrival to the next consult served, against the first
 // consult of a fresh server (which also has to start a thread).
 import { spawn } from 'node:child_process';
-import { CLAUDE_ARGV, callTool, consult, health, now, pair, SH_FAKE, sleep, startServer } from '../lib/env.mjs';
+import {
+  CLAUDE_ARGV,
+  callTool,
+  consult,
+  health,
+  now,
+  pair,
+  SH_FAKE,
+  sleep,
+  startServer,
+} from '../lib/env.mjs';
 import { childrenOf, comm, groupMembers, isGone } from '../lib/proc.mjs';
 import { row } from '../lib/report.mjs';
 import { acrossRuns, median } from '../lib/stats.mjs';
@@ -42,7 +52,8 @@ async function cancelViaServer(server, seen) {
     arguments: { prompt: 'sleep=30' },
   });
   const leader = await until(
-    () => childrenOf(server.pid).find((p) => !seen.has(p.pid) && comm(p.pid) === 'fake-claude.sh')?.pid,
+    () =>
+      childrenOf(server.pid).find((p) => !seen.has(p.pid) && comm(p.pid) === 'fake-claude.sh')?.pid,
     POLL_LIMIT_MS,
     'the CLI to start',
   );
@@ -68,7 +79,11 @@ async function killDirect(server) {
   });
   child.stdin.on('error', () => {});
   child.stdin.end('sleep=30');
-  const pids = await until(() => runningGroup(child.pid), POLL_LIMIT_MS, 'the direct fake to sleep');
+  const pids = await until(
+    () => runningGroup(child.pid),
+    POLL_LIMIT_MS,
+    'the direct fake to sleep',
+  );
   const started = now();
   process.kill(-child.pid, 'SIGTERM');
   return { gone: await goneAfter(pids, started) };
@@ -144,12 +159,18 @@ async function crashed() {
     const faulted = now();
     const code = first.structuredContent?.fault?.code;
     if (!first.isError || code !== 'outcome_unknown') {
-      throw new Error(`crash hook: expected outcome_unknown, got ${JSON.stringify(first).slice(0, 200)}`);
+      throw new Error(
+        `crash hook: expected outcome_unknown, got ${JSON.stringify(first).slice(0, 200)}`,
+      );
     }
     await consult(server.client);
     const served = now();
     const h = await health(server.client);
-    return { crashedConsult: faulted - started, recovery: served - faulted, generation: h.generation };
+    return {
+      crashedConsult: faulted - started,
+      recovery: served - faulted,
+      generation: h.generation,
+    };
   } finally {
     await server.close();
   }

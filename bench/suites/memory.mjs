@@ -2,7 +2,7 @@
 // to it; then the cost of pool threads (consults start them lazily). rss_growth: RSS after 2000
 // consults against after the first 200 (a leak guard).
 import { spawn } from 'node:child_process';
-import { callTool, consult, health, sandbox, sleep, startServer } from '../lib/env.mjs';
+import { callTool, consult, HEAP_PROBE, health, sandbox, sleep, startServer } from '../lib/env.mjs';
 import { rssMb } from '../lib/proc.mjs';
 import { row } from '../lib/report.mjs';
 import { acrossRuns } from '../lib/stats.mjs';
@@ -72,16 +72,37 @@ async function consults(client, total, inFlight) {
   );
 }
 
-async function growthRep() {
-  const server = await startServer();
+/** RSS as it is, then the main thread's live heap and RSS right after a forced full GC. */
+async function measure(server) {
+  await sleep(SETTLE_MS);
+  const rss = rssMb(server.pid);
+  const seen = server.client.stderr.length;
+  process.kill(server.pid, 'SIGUSR2');
+  const deadline = Date.now() + 5000;
+  let line;
+  while (line === undefined && Date.now() < deadline) {
+    await sleep(20);
+    line = /\[heap-probe\] (\{.*\})\n/.exec(server.client.stderr.slice(seen))?.[1];
+  }
+  if (line === undefined) throw new Error('the heap probe did not answer');
+  const probe = JSON.parse(line);
+  return { rss, liveHeap: probe.live / 2 ** 20, rssAfterGc: probe.rss / 2 ** 20 };
+}
+
+async function growthRep(first, total) {
+  const server = await startServer({ nodeArgs: ['--expose-gc', '--import', HEAP_PROBE] });
   try {
-    await consults(server.client, 200, 4);
-    await sleep(SETTLE_MS);
-    const at200 = rssMb(server.pid);
-    await consults(server.client, 1800, 4);
-    await sleep(SETTLE_MS);
-    const at2000 = rssMb(server.pid);
-    return { at200, at2000, growth: at2000 - at200 };
+    await consults(server.client, first, 4);
+    const a = await measure(server);
+    await consults(server.client, total - first, 4);
+    const b = await measure(server);
+    return {
+      first: a,
+      last: b,
+      growth: b.rss - a.rss,
+      growthAfterGc: b.rssAfterGc - a.rssAfterGc,
+      liveHeapGrowth: b.liveHeap - a.liveHeap,
+    };
   } finally {
     await server.close();
   }
@@ -89,6 +110,8 @@ async function growthRep() {
 
 export async function memory({ quick, log }) {
   const reps = quick ? 1 : 3;
+  // Quick mode keeps the shape (first 10 %, then the rest) at a quarter of the consults.
+  const [first, total] = quick ? [100, 500] : [200, 2000];
   const cap = 4; // the default PHONE_OPUS_MAX_CONCURRENCY
   const idle = [];
   const growth = [];
@@ -98,14 +121,17 @@ export async function memory({ quick, log }) {
     log(
       `idle rss rep ${r + 1}: ${rep.idle.toFixed(1)} MB vs bare ${rep.bare.toFixed(1)} MB; 1 thread ${rep.oneThread.rss.toFixed(1)} MB, ${rep.allThreads.live} threads ${rep.allThreads.rss.toFixed(1)} MB`,
     );
-    const g = await growthRep();
+    const g = await growthRep(first, total);
     growth.push(g);
-    log(`rss growth rep ${r + 1}: ${g.at200.toFixed(1)} → ${g.at2000.toFixed(1)} MB`);
+    log(
+      `rss growth rep ${r + 1}: ${g.first.rss.toFixed(1)} → ${g.last.rss.toFixed(1)} MB; after GC ${g.first.rssAfterGc.toFixed(1)} → ${g.last.rssAfterGc.toFixed(1)} MB, live heap ${g.first.liveHeap.toFixed(2)} → ${g.last.liveHeap.toFixed(2)} MB`,
+    );
   }
   const idleFigure = acrossRuns(idle.map((p) => p.idle));
   const idleRatio = acrossRuns(idle.map((p) => p.ratio));
   const perThread = acrossRuns(idle.map((p) => p.perExtraThread));
   const grown = acrossRuns(growth.map((p) => p.growth));
+  const grownAfterGc = acrossRuns(growth.map((p) => p.growthAfterGc));
   return [
     row({
       name: 'idle_rss (default config, no thread)',
@@ -131,14 +157,27 @@ export async function memory({ quick, log }) {
       },
     }),
     row({
-      name: 'rss_growth (200 → 2000 consults)',
+      name: `rss_growth (${first} → ${total} consults)`,
       unit: 'MB',
-      figure: acrossRuns(growth.map((p) => p.at2000)),
-      floor: acrossRuns(growth.map((p) => p.at200)),
+      figure: acrossRuns(growth.map((p) => p.last.rss)),
+      floor: acrossRuns(growth.map((p) => p.first.rss)),
       compare: { kind: 'diff', ...grown },
       target: '≤ +10 MB',
       pass: grown.median <= 10,
       detail: { reps, inFlight: 4, perRep: growth },
+    }),
+    row({
+      name: `rss_growth after a full GC (${first} → ${total})`,
+      unit: 'MB',
+      figure: acrossRuns(growth.map((p) => p.last.rssAfterGc)),
+      floor: acrossRuns(growth.map((p) => p.first.rssAfterGc)),
+      compare: { kind: 'diff', ...grownAfterGc },
+      target: '≤ +10 MB (leak guard)',
+      pass: grownAfterGc.median <= 10,
+      detail: {
+        liveHeapGrowthMb: acrossRuns(growth.map((p) => p.liveHeapGrowth)),
+        how: 'SIGUSR2 → bench/heap-probe.mjs runs gc() on the main thread (server started with --expose-gc)',
+      },
     }),
   ];
 }

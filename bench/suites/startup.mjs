@@ -59,7 +59,9 @@ export async function coldInit({ quick, log }) {
         ratios.push(a / b);
       }
       perRun.push({ server: median(server), floor: median(floor), ratio: median(ratios) });
-      log(`cold_init run ${r + 1}: ${median(server).toFixed(1)} ms vs ${median(floor).toFixed(1)} ms`);
+      log(
+        `cold_init run ${r + 1}: ${median(server).toFixed(1)} ms vs ${median(floor).toFixed(1)} ms`,
+      );
     }
   } finally {
     box.remove();
