@@ -12,7 +12,6 @@ export const BIN = join(ROOT, 'bin/phone-opus.js');
 export const SH_FAKE = join(ROOT, 'bench/fake-claude.sh');
 export const NODE_FAKE = join(ROOT, 'bench/fake-claude.mjs');
 export const ECHO_SERVER = join(ROOT, 'bench/echo-server.mjs');
-export const HEAP_PROBE = join(ROOT, 'bench/heap-probe.mjs');
 
 /** The fixed part of the CLI argv (SPEC §5.1; mirrors src/worker/claude-cli.ts). */
 export const CLAUDE_ARGV = [

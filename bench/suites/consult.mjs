@@ -59,7 +59,7 @@ async function overheadRun({ fake, calls, warmup }) {
 }
 
 export async function consultOverhead({ quick, log }) {
-  const runs = quick ? 2 : 5;
+  const runs = quick ? 1 : 5;
   const sh = [];
   for (let r = 0; r < runs; r++) {
     const result = await overheadRun({ fake: SH_FAKE, calls: 300, warmup: 30 });

@@ -91,7 +91,7 @@ async function killDirect(server) {
 
 async function cancelLatency({ quick, log }) {
   const runs = quick ? 1 : 3;
-  const samples = quick ? 8 : 15;
+  const samples = quick ? 6 : 15;
   const perRun = [];
   for (let r = 0; r < runs; r++) {
     const server = await startServer();
@@ -192,7 +192,7 @@ async function fresh() {
 
 async function crashRecovery({ quick, log }) {
   const runs = quick ? 1 : 3;
-  const samples = quick ? 3 : 5;
+  const samples = quick ? 2 : 5;
   const perRun = [];
   for (let r = 0; r < runs; r++) {
     const a = [];

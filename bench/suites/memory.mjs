@@ -2,7 +2,8 @@
 // to it; then the cost of pool threads (consults start them lazily). rss_growth: RSS after 2000
 // consults against after the first 200 (a leak guard).
 import { spawn } from 'node:child_process';
-import { callTool, consult, HEAP_PROBE, health, sandbox, sleep, startServer } from '../lib/env.mjs';
+import { callTool, consult, health, sandbox, sleep, startServer } from '../lib/env.mjs';
+import { reachableHeapMb, SNAPSHOT_ARGS } from '../lib/heap.mjs';
 import { rssMb } from '../lib/proc.mjs';
 import { row } from '../lib/report.mjs';
 import { acrossRuns } from '../lib/stats.mjs';
@@ -72,37 +73,23 @@ async function consults(client, total, inFlight) {
   );
 }
 
-/** RSS as it is, then the main thread's live heap and RSS right after a forced full GC. */
-async function measure(server) {
-  await sleep(SETTLE_MS);
-  const rss = rssMb(server.pid);
-  const seen = server.client.stderr.length;
-  process.kill(server.pid, 'SIGUSR2');
-  const deadline = Date.now() + 5000;
-  let line;
-  while (line === undefined && Date.now() < deadline) {
-    await sleep(20);
-    line = /\[heap-probe\] (\{.*\})\n/.exec(server.client.stderr.slice(seen))?.[1];
-  }
-  if (line === undefined) throw new Error('the heap probe did not answer');
-  const probe = JSON.parse(line);
-  return { rss, liveHeap: probe.live / 2 ** 20, rssAfterGc: probe.rss / 2 ** 20 };
-}
-
-async function growthRep(first, total) {
-  const server = await startServer({ nodeArgs: ['--expose-gc', '--import', HEAP_PROBE] });
+/** RSS as it is, then the main thread's reachable heap (the snapshot itself inflates RSS). */
+/**
+ * RSS after `first` and after `total` consults, or (with `heap`) the main thread's reachable
+ * heap instead: a snapshot inflates RSS for good, so one server cannot measure both.
+ */
+async function growthRep(first, total, { heap }) {
+  const server = await startServer({ nodeArgs: heap ? SNAPSHOT_ARGS : [] });
+  const measure = async () => {
+    await sleep(SETTLE_MS);
+    return heap ? reachableHeapMb(server.pid, server.dir) : rssMb(server.pid);
+  };
   try {
     await consults(server.client, first, 4);
-    const a = await measure(server);
+    const a = await measure();
     await consults(server.client, total - first, 4);
-    const b = await measure(server);
-    return {
-      first: a,
-      last: b,
-      growth: b.rss - a.rss,
-      growthAfterGc: b.rssAfterGc - a.rssAfterGc,
-      liveHeapGrowth: b.liveHeap - a.liveHeap,
-    };
+    const b = await measure();
+    return { first: a, last: b, growth: b - a };
   } finally {
     await server.close();
   }
@@ -110,28 +97,31 @@ async function growthRep(first, total) {
 
 export async function memory({ quick, log }) {
   const reps = quick ? 1 : 3;
-  // Quick mode keeps the shape (first 10 %, then the rest) at a quarter of the consults.
-  const [first, total] = quick ? [100, 500] : [200, 2000];
+  const growthReps = quick ? 1 : 2; // RSS was identical to ±2 MB rep to rep
+  // Quick mode keeps the shape (the first 200 of 2000 consults) at an eighth of the consults.
+  const [first, total] = quick ? [50, 250] : [200, 2000];
   const cap = 4; // the default PHONE_OPUS_MAX_CONCURRENCY
   const idle = [];
-  const growth = [];
   for (let r = 0; r < reps; r++) {
     const rep = await idleRep(cap);
     idle.push(rep);
     log(
       `idle rss rep ${r + 1}: ${rep.idle.toFixed(1)} MB vs bare ${rep.bare.toFixed(1)} MB; 1 thread ${rep.oneThread.rss.toFixed(1)} MB, ${rep.allThreads.live} threads ${rep.allThreads.rss.toFixed(1)} MB`,
     );
-    const g = await growthRep(first, total);
-    growth.push(g);
-    log(
-      `rss growth rep ${r + 1}: ${g.first.rss.toFixed(1)} → ${g.last.rss.toFixed(1)} MB; after GC ${g.first.rssAfterGc.toFixed(1)} → ${g.last.rssAfterGc.toFixed(1)} MB, live heap ${g.first.liveHeap.toFixed(2)} → ${g.last.liveHeap.toFixed(2)} MB`,
-    );
   }
+  const growth = [];
+  for (let r = 0; r < growthReps; r++) {
+    const g = await growthRep(first, total, { heap: false });
+    growth.push(g);
+    log(`rss growth rep ${r + 1}: ${g.first.toFixed(1)} → ${g.last.toFixed(1)} MB`);
+  }
+  const heap = await growthRep(first, total, { heap: true });
+  log(`reachable main-thread heap: ${heap.first.toFixed(2)} → ${heap.last.toFixed(2)} MB`);
   const idleFigure = acrossRuns(idle.map((p) => p.idle));
   const idleRatio = acrossRuns(idle.map((p) => p.ratio));
   const perThread = acrossRuns(idle.map((p) => p.perExtraThread));
   const grown = acrossRuns(growth.map((p) => p.growth));
-  const grownAfterGc = acrossRuns(growth.map((p) => p.growthAfterGc));
+  const heapGrown = acrossRuns([heap.growth]);
   return [
     row({
       name: 'idle_rss (default config, no thread)',
@@ -159,25 +149,22 @@ export async function memory({ quick, log }) {
     row({
       name: `rss_growth (${first} → ${total} consults)`,
       unit: 'MB',
-      figure: acrossRuns(growth.map((p) => p.last.rss)),
-      floor: acrossRuns(growth.map((p) => p.first.rss)),
+      figure: acrossRuns(growth.map((p) => p.last)),
+      floor: acrossRuns(growth.map((p) => p.first)),
       compare: { kind: 'diff', ...grown },
       target: '≤ +10 MB',
       pass: grown.median <= 10,
-      detail: { reps, inFlight: 4, perRep: growth },
+      detail: { reps: growthReps, inFlight: 4, perRep: growth },
     }),
     row({
-      name: `rss_growth after a full GC (${first} → ${total})`,
+      name: `heap_growth (main thread, reachable; ${first} → ${total})`,
       unit: 'MB',
-      figure: acrossRuns(growth.map((p) => p.last.rssAfterGc)),
-      floor: acrossRuns(growth.map((p) => p.first.rssAfterGc)),
-      compare: { kind: 'diff', ...grownAfterGc },
-      target: '≤ +10 MB (leak guard)',
-      pass: grownAfterGc.median <= 10,
-      detail: {
-        liveHeapGrowthMb: acrossRuns(growth.map((p) => p.liveHeapGrowth)),
-        how: 'SIGUSR2 → bench/heap-probe.mjs runs gc() on the main thread (server started with --expose-gc)',
-      },
+      figure: acrossRuns([heap.last]),
+      floor: acrossRuns([heap.first]),
+      compare: { kind: 'diff', ...heapGrown },
+      target: '≤ +1 MB (leak guard)',
+      pass: heapGrown.median <= 1,
+      detail: { how: 'heap snapshot on SIGUSR2 (--heapsnapshot-signal), sum of self sizes' },
     }),
   ];
 }

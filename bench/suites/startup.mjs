@@ -38,7 +38,7 @@ function bareNode(box) {
 
 export async function coldInit({ quick, log }) {
   const runs = quick ? 2 : 5;
-  const iterations = 10;
+  const iterations = quick ? 6 : 10;
   const box = sandbox();
   const perRun = [];
   try {

@@ -1,0 +1,34 @@
+// The main thread's reachable heap, from a heap snapshot that the server writes on a signal
+// (`node --heapsnapshot-signal=SIGUSR2 …`): the sum of every node's self size. A snapshot
+// collects garbage first, so this is what rss_growth's leak guard compares, not V8's heap
+// capacity (which grows with the allocation rate and shows up in RSS).
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sleep } from './env.mjs';
+
+export const SNAPSHOT_ARGS = ['--heapsnapshot-signal=SIGUSR2'];
+
+export async function reachableHeapMb(pid, dir, limitMs = 60_000) {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + limitMs;
+  let file;
+  let size = -1;
+  while (Date.now() < deadline) {
+    await sleep(250);
+    file ??= readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (file === undefined) continue;
+    const now = statSync(join(dir, file)).size;
+    if (now > 0 && now === size) break; // written completely
+    size = now;
+  }
+  if (file === undefined) throw new Error('the server wrote no heap snapshot');
+  const path = join(dir, file);
+  const snapshot = JSON.parse(readFileSync(path, 'utf8'));
+  rmSync(path);
+  const fields = snapshot.snapshot.meta.node_fields;
+  const selfSize = fields.indexOf('self_size');
+  let total = 0;
+  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i];
+  return total / 2 ** 20;
+}
