@@ -127,7 +127,8 @@ export class JsonlWriter {
 
   #rotate(): void {
     this.#dropFd();
-    for (let n = this.#keep - 1; n >= 1; n -= 1) renameIfExists(`${this.path}.${n}`, `${this.path}.${n + 1}`);
+    for (let n = this.#keep - 1; n >= 1; n -= 1)
+      renameIfExists(`${this.path}.${n}`, `${this.path}.${n + 1}`);
     if (this.#keep >= 1) renameIfExists(this.path, `${this.path}.1`);
   }
 

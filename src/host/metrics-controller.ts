@@ -1,8 +1,4 @@
-import {
-  pruneDiscoveryFiles,
-  removeDiscoveryFile,
-  writeDiscoveryFile,
-} from './discovery.ts';
+import { pruneDiscoveryFiles, removeDiscoveryFile, writeDiscoveryFile } from './discovery.ts';
 import type { Logger } from './log.ts';
 import type { HostMetrics, MetricSources } from './metrics.ts';
 import type { MetricsEndpoint, startMetricsServer } from './metrics-server.ts';

@@ -118,7 +118,10 @@ export function createMetrics(sources: MetricSources): HostMetrics {
     registers,
     collect() {
       this.reset();
-      this.set({ version: sources.version, claude_version: shortVersion(sources.claudeVersion()) }, 1);
+      this.set(
+        { version: sources.version, claude_version: shortVersion(sources.claudeVersion()) },
+        1,
+      );
     },
   });
 
