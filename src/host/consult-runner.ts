@@ -90,7 +90,10 @@ export class ConsultRunner {
   onWorkerEvent(event: WorkerEvent): void {
     switch (event.type) {
       case 'spawned':
-        this.#deps.registry.add(event.taskId, event.pgid);
+        this.#deps.registry.add(event.taskId, event.pgid, event.start);
+        break;
+      case 'members':
+        this.#deps.registry.addMembers(event.taskId, event.members);
         break;
       case 'reaped':
         this.#deps.registry.remove(event.taskId, event.pgid);
