@@ -2,6 +2,7 @@ import { pruneDiscoveryFiles, removeDiscoveryFile, writeDiscoveryFile } from './
 import type { Logger } from './log.ts';
 import type { HostMetrics, MetricSources } from './metrics.ts';
 import type { MetricsEndpoint, startMetricsServer } from './metrics-server.ts';
+import { tokenCounts } from './usage.ts';
 
 /**
  * Owns the optional metrics endpoint's lifecycle: loads prom-client and the HTTP server with a
@@ -58,7 +59,8 @@ export class MetricsController {
   }
 
   consultUsage(model: string | null, costUsd: number | null, usage: unknown): void {
-    this.#record((m) => m.consultUsage(model, costUsd, usage));
+    const tokens = tokenCounts(usage);
+    this.#record((m) => m.consultUsage(model, costUsd, tokens));
   }
 
   childKilled(reason: string): void {

@@ -1,5 +1,4 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { tokenCounts } from './usage.ts';
 
 /**
  * The Prometheus metrics of SPEC §8 on a private registry (never prom-client's global one),
@@ -24,7 +23,11 @@ export type HostMetrics = {
   render(): Promise<string>;
   /** A request answered: tool calls by operation (`tools/call:consult`), others by method. */
   request(method: string, outcome: string, latencyMs: number): void;
-  consultUsage(model: string | null, costUsd: number | null, usage: unknown): void;
+  consultUsage(
+    model: string | null,
+    costUsd: number | null,
+    tokens: Readonly<Record<string, number>>,
+  ): void;
   childKilled(reason: string): void;
 };
 
@@ -132,10 +135,10 @@ export function createMetrics(sources: MetricSources): HostMetrics {
       requests.inc({ method, outcome });
       duration.observe({ method }, latencyMs / 1000);
     },
-    consultUsage(model, costUsd, usage) {
+    consultUsage(model, costUsd, counts) {
       const name = model ?? 'unknown';
       if (costUsd !== null && costUsd > 0) cost.inc({ model: name }, costUsd);
-      for (const [type, count] of Object.entries(tokenCounts(usage))) {
+      for (const [type, count] of Object.entries(counts)) {
         if (count > 0) tokens.inc({ model: name, type }, count);
       }
     },

@@ -80,8 +80,9 @@ describe('JSONL telemetry log', () => {
     assert.equal(typeof e.code, 'number');
     assert.match(e.message, /HTTP 500/);
     const timeout = consults.find((l) => l.outcome === 'timeout');
-    assert.equal((timeout?.['error'] as { kind: string }).kind, 'timeout');
-    assert.match(String(timeout?.['session_id']), /^[0-9a-f-]{36}$/);
+    assert.ok(timeout);
+    assert.equal((timeout['error'] as { kind: string }).kind, 'timeout');
+    assert.match(String(timeout['session_id']), /^[0-9a-f-]{36}$/);
     const health = lines.find((l) => l.tool === 'health_snapshot');
     assert.deepEqual(health?.['error'], null);
     assert.equal('prompt_sha256' in (health ?? {}), false);
