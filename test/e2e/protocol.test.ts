@@ -64,7 +64,7 @@ describe('MCP surface over stdio', () => {
       dispatch: 'host',
       replayContract: 'convergent',
     });
-    for (const tool of tools as { inputSchema: Record<string, unknown> }[]) {
+    for (const tool of tools as unknown as { inputSchema: Record<string, unknown> }[]) {
       assert.equal(tool.inputSchema['additionalProperties'], false);
       const properties = tool.inputSchema['properties'] as Record<string, unknown>;
       assert.deepEqual(properties['render'], {
