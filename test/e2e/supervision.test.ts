@@ -85,7 +85,7 @@ describe('a worker thread lost mid-consult', () => {
     );
     assert.equal(faultOf(await crashing).fault.code, 'outcome_unknown');
     const results = await Promise.all(others);
-    results.forEach((r, i) => assert.match(textOf(r), new RegExp(`other ${i + 1}$`)));
+    for (const [i, r] of results.entries()) assert.match(textOf(r), new RegExp(`other ${i + 1}$`));
   });
 });
 
