@@ -49,6 +49,7 @@ type Invocation = {
   turns: number;
   readonly startedAt: number;
   readonly progress: ProgressReporter | undefined;
+  readonly pidSlot: SharedArrayBuffer;
 };
 
 type Attempt =
@@ -171,6 +172,7 @@ export class ConsultRunner {
         turns: 0,
         startedAt: clock.monotonicMs(),
         progress: call.progress,
+        pidSlot: new SharedArrayBuffer(4),
       };
       const attempt = await this.#attempt(call, inv, attempts);
       if (attempt.kind === 'stopped' || attempt.kind === 'reply') {
@@ -178,6 +180,7 @@ export class ConsultRunner {
       }
       // The thread died with the consult in flight: its CLI may have run. Make sure it is gone.
       inv.state = 'outcome_unknown';
+      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
       await registry.stop(inv.taskId, 'thread_lost');
       registry.forget(inv.taskId);
       if (inv.stop === 'cancelled') return { kind: 'cancelled', attempts };
@@ -216,6 +219,7 @@ export class ConsultRunner {
     const requestStop = (reason: KillReason) => {
       if (inv.stop !== undefined || inv.state === 'completed') return;
       inv.stop = reason;
+      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
       void registry.stop(inv.taskId, reason);
       // A cancelled call frees its slot at once; the others wait for the worker's account.
       if (reason === 'cancelled') settleStopped?.(reason);
@@ -242,6 +246,7 @@ export class ConsultRunner {
             operation: CONSULT_OPERATION,
             request: call.request,
             crashAfterSpawn: this.#deps.takeCrashHook(CONSULT_OPERATION),
+            pidSlot: inv.pidSlot,
           },
           hardStop.signal,
         )
