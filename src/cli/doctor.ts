@@ -192,6 +192,7 @@ async function probe(
       ...(config.defaultModel === undefined ? {} : { model: config.defaultModel }),
     },
     crashAfterSpawn: false,
+    pidSlot: new SharedArrayBuffer(4),
   };
   const post = (event: WorkerEvent) => {
     if (event.type === 'spawned') registry.add(taskId, event.pgid, event.start);
