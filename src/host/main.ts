@@ -35,8 +35,6 @@ export type ServerOptions = {
   readonly log: Logger;
   readonly exit: (code: number) => void;
   readonly clock?: Clock;
-  /** Telemetry log rotation size (tests use a small one). @default 10 MiB */
-  readonly logMaxBytes?: number;
 };
 
 /**
@@ -97,11 +95,7 @@ export async function startServer(
     onRetry: (operation) => telemetry.retry(operation),
   });
   const sessions = new SessionStore(config.stateDir, log);
-  const callLog = new JsonlWriter({
-    path: join(config.stateDir, 'mcp', 'telemetry.jsonl'),
-    log,
-    ...(options.logMaxBytes === undefined ? {} : { maxBytes: options.logMaxBytes }),
-  });
+  const callLog = new JsonlWriter({ path: join(config.stateDir, 'mcp', 'telemetry.jsonl'), log });
   callLog.open();
 
   let claude: ClaudeInfo | null = null;
