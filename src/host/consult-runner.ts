@@ -138,6 +138,16 @@ export class ConsultRunner {
     if (admitted.kind !== 'admitted') {
       if (gate.probe) supervisor.breaker.releaseProbe();
       if (admitted.kind === 'aborted') return { kind: 'cancelled', attempts: 0 };
+      if (admitted.kind === 'closed') {
+        return {
+          kind: 'fault',
+          fault: faults.transportFailure(
+            site('host'),
+            'the server is shutting down; the consult never started',
+          ),
+          attempts: 0,
+        };
+      }
       const retryAfterMs = 5000;
       return {
         kind: 'fault',
@@ -385,7 +395,7 @@ export class ConsultRunner {
   /** Refuse new consults and stop every running one (shutdown). */
   beginShutdown(): void {
     this.#shuttingDown = true;
-    this.#deps.admission.abortQueued();
+    this.#deps.admission.closeQueue();
     for (const stop of this.#stoppers.values()) stop('shutdown');
   }
 }
