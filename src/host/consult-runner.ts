@@ -50,6 +50,7 @@ type Invocation = {
   readonly startedAt: number;
   readonly progress: ProgressReporter | undefined;
   readonly pidSlot: SharedArrayBuffer;
+  pool: WorkerPool | undefined;
 };
 
 type Attempt =
@@ -137,6 +138,16 @@ export class ConsultRunner {
     if (admitted.kind !== 'admitted') {
       if (gate.probe) supervisor.breaker.releaseProbe();
       if (admitted.kind === 'aborted') return { kind: 'cancelled', attempts: 0 };
+      if (admitted.kind === 'closed') {
+        return {
+          kind: 'fault',
+          fault: faults.transportFailure(
+            site('host'),
+            'the server is shutting down; the consult never started',
+          ),
+          attempts: 0,
+        };
+      }
       const retryAfterMs = 5000;
       return {
         kind: 'fault',
@@ -173,8 +184,27 @@ export class ConsultRunner {
         startedAt: clock.monotonicMs(),
         progress: call.progress,
         pidSlot: new SharedArrayBuffer(4),
+        pool: undefined,
       };
       const attempt = await this.#attempt(call, inv, attempts);
+      if (inv.stop === 'drain_timeout') {
+        // Its pool was rolled out and the consult outlived the drain bound: it was stopped.
+        await registry.stop(inv.taskId, 'drain_timeout');
+        if (mayReplay(this.#deps.contract, attempts) && !this.#shuttingDown) {
+          this.#deps.onRetry(CONSULT_OPERATION);
+          continue;
+        }
+        const at: Site = {
+          generation: supervisor.generation,
+          stage: 'rollout',
+          operation: CONSULT_OPERATION,
+        };
+        const fault = faults.rolloutFailure(
+          at,
+          'the consult outlived the drain bound of a replaced worker pool and was stopped; re-issue it (or resume its session)',
+        );
+        return { kind: 'fault', fault: attempts > 1 ? markRetried(fault) : fault, attempts };
+      }
       if (attempt.kind === 'stopped' || attempt.kind === 'reply') {
         return this.#conclude(inv, attempt, attempts);
       }
@@ -209,6 +239,7 @@ export class ConsultRunner {
   async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
     const pool = this.#deps.pool();
+    inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);
     const hardStop = new AbortController();
@@ -355,10 +386,17 @@ export class ConsultRunner {
     inv.progress?.event(event);
   }
 
+  /** Stop the consults still running on a replaced pool (its drain bound has passed). */
+  stopPool(pool: WorkerPool): void {
+    for (const [taskId, inv] of this.#active) {
+      if (inv.pool === pool) this.#stoppers.get(taskId)?.('drain_timeout');
+    }
+  }
+
   /** Refuse new consults and stop every running one (shutdown). */
   beginShutdown(): void {
     this.#shuttingDown = true;
-    this.#deps.admission.abortQueued();
+    this.#deps.admission.closeQueue();
     for (const stop of this.#stoppers.values()) stop('shutdown');
   }
 }

@@ -143,3 +143,58 @@ describe('shutdown', () => {
     });
   }
 });
+
+describe('exactly one response per request', () => {
+  it('holds for a mixed burst with a thread crash, errors, a timeout and a cancellation', async (t) => {
+    const s = startRawSession(t, {
+      ...CRASH,
+      PHONE_OPUS_MAX_CONCURRENCY: '3',
+      PHONE_OPUS_MAX_QUEUE: '40',
+    });
+    await s.initialize();
+    const call = (id: number, name: string, args: object) =>
+      s.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+    const directives = [
+      { sleep_ms: 300 },
+      { is_error: true, api_error_status: 500 },
+      { raw_stdout: 'junk\n' },
+      {},
+    ];
+    let id = 0;
+    const expected: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      for (const directive of directives) {
+        id += 1;
+        expected.push(id);
+        call(id, 'consult', { prompt: fake(directive, `r${round}`) });
+      }
+      id += 1;
+      expected.push(id);
+      call(id, 'health_snapshot', {});
+      id += 1;
+      expected.push(id);
+      s.send({ jsonrpc: '2.0', id, method: 'ping' });
+      id += 1;
+      expected.push(id);
+      call(id, 'consult', { prompt: '' });
+    }
+    id += 1;
+    expected.push(id);
+    call(id, 'consult', { prompt: fake({ sleep_ms: 30_000 }), timeout_s: 2 });
+    const cancelled = id + 1;
+    call(cancelled, 'consult', { prompt: fake({ sleep_ms: 30_000 }) });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    s.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: cancelled, reason: 'test' },
+    });
+    for (const n of expected) await s.next((m) => m['id'] === n, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const n of expected) assert.equal(s.responsesFor(n).length, 1, `id ${n}`);
+    assert.equal(s.responsesFor(cancelled).length, 0, 'no response for the cancelled request');
+    // The crash hook cost exactly one consult its thread.
+    const unknown = s.lines.filter((m) => JSON.stringify(m).includes('"code":"outcome_unknown"'));
+    assert.equal(unknown.length, 1);
+  });
+});
