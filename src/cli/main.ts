@@ -85,6 +85,12 @@ async function main(argv: readonly string[]): Promise<void> {
     log: stderrLogger,
     exit: (code) => process.exit(code),
   });
+  // A bug on the host thread must not leave CLIs running: log it, exit (the 'exit' handler
+  // kills every CLI tree), and let the client restart the server.
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`phone-opus: internal error: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => void server.shutdown(signal));
   }

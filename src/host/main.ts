@@ -219,6 +219,7 @@ export async function startServer(
   }
   // Last resort (uncaught exception, hard exit): no stale discovery file, log on disk.
   process.once('exit', () => {
+    registry.killAllNow(); // no CLI outlives the server, however it ends
     metrics.removeDiscoverySync();
     callLog.close();
   });
