@@ -1,27 +1,38 @@
-// Probe the real Claude Code CLI against the fake Messages API (may be deleted later).
+// Probe the real Claude Code CLI against the fake Messages API (a self-check; may be deleted).
 // Usage: node --import tsx scripts/probe-real-cli.mjs <experiment> [args]
-// Experiments: one | tool | errors | budget | trunc [runs] [bytes] | resume | perms | sigterm | timing [runs] | flags
+//   one                                   one-turn run, prints every stream-json event
+//   tool                                  two-turn Read loop on a file in the cwd
+//   trunc [runs=10] [bytes=250000]        big reply, stdout as a Node pipe vs a regular file
+//   trunc-block [runs=5] [bytes] [at=300] [for=3000]
+//                                         same, but this process's event loop (the reader) is
+//                                         blocked `for` ms starting `at` ms after spawn; the fake
+//                                         runs in a separate process
+//   trunc-shell [runs=3] [bytes] [sleep=3]
+//                                         a real kernel pipe: `claude | (sleep S; wc -c)`
+//   serve [bytes]                         run only the fake (big reply), print its port
+// Env: PROBE_CLAUDE_BIN overrides the CLI path.
 
 import { spawn } from 'node:child_process';
 import {
   closeSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { bigReply, startFakeAnthropicApi } from '../test/support/fake-anthropic-api.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLAUDE = process.env.PROBE_CLAUDE_BIN ?? join(root, 'node_modules/.bin/claude');
-const BASE_FLAGS = [
+export const CLAUDE = process.env.PROBE_CLAUDE_BIN ?? join(root, 'node_modules/.bin/claude');
+export const BASE_FLAGS = [
   '-p',
   '--output-format',
   'stream-json',
@@ -37,6 +48,7 @@ const BASE_FLAGS = [
   'dontAsk',
 ];
 
+/** Fresh base dir with home/, config/, tmp/ and cwd/ inside. */
 export function freshDirs() {
   const base = mkdtempSync(join(tmpdir(), 'probe-cli-'));
   const dirs = {
@@ -50,14 +62,34 @@ export function freshDirs() {
   return dirs;
 }
 
-function descendants(pid) {
+export function cliEnv(dirs, apiUrl, extra = {}) {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: dirs.home,
+    CLAUDE_CONFIG_DIR: dirs.config,
+    CLAUDE_CODE_TMPDIR: dirs.tmp,
+    ANTHROPIC_BASE_URL: apiUrl,
+    ANTHROPIC_API_KEY: 'test-key',
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+    ...extra,
+  };
+}
+
+function statFields(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Descendants of pid by walking /proc (state, pgid, exe, cmdline). */
+export function descendants(pid) {
   const children = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(after[1]);
+      const ppid = Number(statFields(entry)[1]);
       const list = children.get(ppid) ?? [];
       list.push(Number(entry));
       children.set(ppid, list);
@@ -68,81 +100,53 @@ function descendants(pid) {
   while (stack.length > 0) {
     const p = stack.pop();
     for (const c of children.get(p) ?? []) {
-      let exe = '?';
-      let state = '?';
+      const info = { pid: c, ppid: p, state: '?', pgid: '?', exe: '?', cmd: '' };
       try {
-        exe = readlinkSync(`/proc/${c}/exe`);
+        const f = statFields(c);
+        info.state = f[0];
+        info.pgid = f[2];
+        info.exe = readlinkSync(`/proc/${c}/exe`);
+        info.cmd = readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 120);
       } catch {}
-      try {
-        const stat = readFileSync(`/proc/${c}/stat`, 'utf8');
-        state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-      } catch {}
-      let cmd = '';
-      try {
-        cmd = readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 120);
-      } catch {}
-      out.push({ pid: c, ppid: p, exe, state, cmd });
+      out.push(info);
       stack.push(c);
     }
   }
   return out;
 }
 
+function busyWait(ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {}
+}
+
 /**
- * Run the CLI once. opts: { api, prompt, dirs, extraArgs, stdout: 'pipe'|'file', timeoutMs,
- * env, watchTree, killAfterMs, signal }
+ * Run the CLI once, prompt on stdin then EOF.
+ * opts: { apiUrl, prompt, dirs, cwd, extraArgs, baseFlags, env, stdout: 'pipe'|'file',
+ *         timeoutMs, killAfterMs, signal, blockAtMs, blockForMs }
  */
 export function runCli(opts) {
   const dirs = opts.dirs ?? freshDirs();
-  const env = {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: dirs.home,
-    CLAUDE_CONFIG_DIR: dirs.config,
-    CLAUDE_CODE_TMPDIR: dirs.tmp,
-    ANTHROPIC_BASE_URL: opts.api.url,
-    ANTHROPIC_API_KEY: 'test-key',
-    CLAUDE_CODE_MAX_RETRIES: '0',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-    ...(opts.env ?? {}),
-  };
   const args = [...(opts.baseFlags ?? BASE_FLAGS), ...(opts.extraArgs ?? [])];
   const mode = opts.stdout ?? 'pipe';
-  let outFd;
-  const outPath = join(dirs.base, `stdout-${Date.now()}-${Math.random()}.txt`);
-  if (mode === 'file') outFd = openSync(outPath, 'w');
+  const outPath = join(dirs.base, `stdout-${process.pid}-${Date.now()}-${Math.random()}.ndjson`);
+  const outFd = mode === 'file' ? openSync(outPath, 'wx', 0o600) : undefined;
   const started = performance.now();
   const child = spawn(CLAUDE, args, {
     cwd: opts.cwd ?? dirs.cwd,
-    env,
+    env: cliEnv(dirs, opts.apiUrl, opts.env),
     detached: true,
-    stdio: ['pipe', mode === 'file' ? outFd : 'pipe', 'pipe'],
+    stdio: ['pipe', outFd ?? 'pipe', 'pipe'],
   });
   if (outFd !== undefined) closeSync(outFd);
   const out = [];
   const err = [];
   child.stdout?.on('data', (c) => out.push(c));
-  if (opts.pauseStdoutMs !== undefined && child.stdout) {
-    child.stdout.pause();
-    setTimeout(() => child.stdout.resume(), opts.pauseStdoutMs);
-  }
   child.stderr.on('data', (c) => err.push(c));
   child.stdin.on('error', () => {});
   child.stdin.end(opts.prompt ?? 'say pong');
   if (opts.blockForMs !== undefined) {
-    // Simulate a busy reader thread: block this event loop synchronously.
-    setTimeout(() => {
-      const end = Date.now() + opts.blockForMs;
-      while (Date.now() < end) {}
-    }, opts.blockAtMs ?? 0);
-  }
-  const trees = [];
-  let treeTimer;
-  if (opts.watchTree) {
-    treeTimer = setInterval(() => {
-      if (child.pid !== undefined) trees.push(descendants(child.pid));
-    }, opts.watchTree);
+    setTimeout(() => busyWait(opts.blockForMs), opts.blockAtMs ?? 0);
   }
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -151,30 +155,24 @@ export function runCli(opts) {
       process.kill(-child.pid, 'SIGKILL');
     } catch {}
   }, opts.timeoutMs ?? 60_000);
-  let killTimer;
-  if (opts.killAfterMs !== undefined) {
-    killTimer = setTimeout(() => {
-      try {
-        process.kill(child.pid, opts.signal ?? 'SIGTERM');
-      } catch {}
-    }, opts.killAfterMs);
-  }
+  const killTimer =
+    opts.killAfterMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          try {
+            process.kill(child.pid, opts.signal ?? 'SIGTERM');
+          } catch {}
+        }, opts.killAfterMs);
   return new Promise((resolvePromise) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(killTimer);
-      clearInterval(treeTimer);
       const wallMs = Math.round(performance.now() - started);
-      // Leftover group members?
-      let leftovers = [];
       try {
-        process.kill(-child.pid, 0);
-        leftovers = ['group still alive'];
-        process.kill(-child.pid, 'SIGKILL');
+        process.kill(-child.pid, 'SIGKILL'); // leftovers in the CLI's own group, if any
       } catch {}
       const stdout =
         mode === 'file' ? readFileSync(outPath, 'utf8') : Buffer.concat(out).toString('utf8');
-      const stdoutBytes = Buffer.byteLength(stdout);
       const events = [];
       const bad = [];
       for (const line of stdout.split('\n')) {
@@ -182,7 +180,7 @@ export function runCli(opts) {
         try {
           events.push(JSON.parse(line));
         } catch {
-          bad.push(line.slice(0, 200));
+          bad.push(line);
         }
       }
       resolvePromise({
@@ -191,85 +189,142 @@ export function runCli(opts) {
         timedOut,
         wallMs,
         stdout,
-        stdoutBytes,
+        stdoutBytes: Buffer.byteLength(stdout),
         stderr: Buffer.concat(err).toString('utf8'),
         events,
         bad,
         dirs,
-        trees,
-        leftovers,
-        pid: child.pid,
       });
     });
   });
 }
 
-const trimEvent = (e) => JSON.stringify(e);
+function truncSummary(label, r, expected) {
+  const result = r.events.find((e) => e.type === 'result');
+  return JSON.stringify({
+    label,
+    exit: r.code,
+    wallMs: r.wallMs,
+    stdoutBytes: r.stdoutBytes,
+    events: r.events.map((e) => e.type).join(','),
+    unparsedLines: r.bad.length,
+    resultIntact: result?.result === expected,
+  });
+}
+
+async function startExternalFake(bytes) {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), 'serve', String(bytes)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [line] = await createInterface({ input: child.stdout })
+    [Symbol.asyncIterator]()
+    .next()
+    .then((r) => [r.value]);
+  return { url: `http://127.0.0.1:${line}`, stop: () => child.kill('SIGTERM') };
+}
 
 async function main() {
   const [experiment = 'one', ...rest] = process.argv.slice(2);
+  if (experiment === 'serve') {
+    const api = await startFakeAnthropicApi({ replyBytes: Number(rest[0] ?? 250_000) });
+    console.log(api.port);
+    process.on('SIGTERM', () => {
+      void api.close().then(() => process.exit(0));
+    });
+    return;
+  }
+  if (experiment === 'trunc-block') {
+    const [runs = '5', bytes = '250000', at = '300', forMs = '3000'] = rest;
+    const fake = await startExternalFake(bytes);
+    const expected = bigReply(Number(bytes));
+    try {
+      for (const mode of ['pipe', 'file']) {
+        for (let i = 0; i < Number(runs); i++) {
+          const r = await runCli({
+            apiUrl: fake.url,
+            stdout: mode,
+            blockAtMs: Number(at),
+            blockForMs: Number(forMs),
+          });
+          console.log(truncSummary(`${mode} #${i}`, r, expected));
+          rmSync(r.dirs.base, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      fake.stop();
+    }
+    return;
+  }
+  if (experiment === 'trunc-shell') {
+    const [runs = '3', bytes = '250000', sleepS = '3'] = rest;
+    const fake = await startExternalFake(bytes);
+    try {
+      for (let i = 0; i < Number(runs); i++) {
+        const dirs = freshDirs();
+        const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+        const script = `${q(CLAUDE)} ${BASE_FLAGS.map(q).join(' ')} <<< 'say pong' | (sleep ${sleepS}; wc -c)`;
+        const child = spawn('/bin/bash', ['-c', script], {
+          cwd: dirs.cwd,
+          env: cliEnv(dirs, fake.url),
+        });
+        let out = '';
+        child.stdout.on('data', (c) => {
+          out += c;
+        });
+        const code = await new Promise((r) => child.on('close', r));
+        console.log(
+          JSON.stringify({ run: i, pipelineExit: code, bytesReceived: Number(out.trim()) }),
+        );
+        rmSync(dirs.base, { recursive: true, force: true });
+      }
+    } finally {
+      fake.stop();
+    }
+    return;
+  }
+
   const api = await startFakeAnthropicApi({ reply: 'pong from fake api' });
   try {
     if (experiment === 'one') {
-      const r = await runCli({ api });
-      console.log('exit', r.code, 'wall', r.wallMs, 'stderr', JSON.stringify(r.stderr));
-      for (const e of r.events) console.log(trimEvent(e));
+      const r = await runCli({ apiUrl: api.url });
+      console.log('exit', r.code, 'wallMs', r.wallMs, 'stderr', JSON.stringify(r.stderr));
+      for (const e of r.events) console.log(JSON.stringify(e));
       console.log(
         'requests',
         api.requests.map((q) => `${q.method} ${q.url}`),
       );
+    } else if (experiment === 'tool') {
+      const dirs = freshDirs();
+      writeFileSync(join(dirs.cwd, 'fixture.txt'), 'hello fixture line\n');
+      api.setScript({
+        toolCalls: [{ name: 'Read', input: { file_path: join(dirs.cwd, 'fixture.txt') } }],
+        reply: 'file says: {{TOOL_RESULT}}',
+      });
+      const r = await runCli({ apiUrl: api.url, dirs });
+      console.log('exit', r.code, 'wallMs', r.wallMs, 'stderr', JSON.stringify(r.stderr));
+      for (const e of r.events) console.log(JSON.stringify(e));
+      console.log(
+        'messages per request',
+        api.messageRequests().map((q) => q.body.messages.length),
+      );
     } else if (experiment === 'trunc') {
-      const runs = Number(rest[0] ?? 10);
-      const bytes = Number(rest[1] ?? 250_000);
-      const format = rest[2] ?? 'stream-json';
-      const pauseStdoutMs = rest[3] === undefined || rest[3] === '' ? undefined : Number(rest[3]);
-      const modes = (rest[4] ?? 'pipe,file').split(',');
-      const blockForMs = rest[5] === undefined ? undefined : Number(rest[5]);
-      const blockAtMs = rest[6] === undefined ? undefined : Number(rest[6]);
-      const baseFlags =
-        format === 'json'
-          ? BASE_FLAGS.filter((f) => f !== '--verbose').map((f) =>
-              f === 'stream-json' ? 'json' : f,
-            )
-          : BASE_FLAGS;
-      api.setScript({ replyBytes: bytes });
-      const expected = bigReply(bytes);
-      for (const mode of modes) {
-        for (let i = 0; i < runs; i++) {
-          const r = await runCli({
-            api,
-            stdout: mode,
-            timeoutMs: 120_000,
-            baseFlags,
-            pauseStdoutMs,
-            blockForMs,
-            blockAtMs,
-          });
-          const result = r.events.find((e) => e.type === 'result');
-          const assistantText = r.events
-            .filter((e) => e.type === 'assistant')
-            .flatMap((e) => e.message.content)
-            .filter((b) => b.type === 'text')
-            .map((b) => b.text)
-            .join('');
-          console.log(
-            JSON.stringify({
-              mode,
-              i,
-              exit: r.code,
-              wall: r.wallMs,
-              stdoutBytes: r.stdoutBytes,
-              lines: r.events.length,
-              badLines: r.bad.length,
-              badHead: r.bad[0]?.slice(0, 60),
-              types: r.events.map((e) => e.type).join(','),
-              resultOk: result?.result === expected,
-              assistantOk: assistantText === expected,
-              stderr: r.stderr.slice(0, 200),
-            }),
-          );
+      const [runs = '10', bytes = '250000'] = rest;
+      api.setScript({ replyBytes: Number(bytes) });
+      const expected = bigReply(Number(bytes));
+      for (const mode of ['pipe', 'file']) {
+        for (let i = 0; i < Number(runs); i++) {
+          const r = await runCli({ apiUrl: api.url, stdout: mode, timeoutMs: 120_000 });
+          console.log(truncSummary(`${mode} #${i}`, r, expected));
+          rmSync(r.dirs.base, { recursive: true, force: true });
         }
       }
+    } else {
+      console.log(`unknown experiment ${experiment}`);
+      process.exitCode = 2;
     }
   } finally {
     await api.close();
@@ -278,110 +333,4 @@ async function main() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await main();
-}
-
-export { BASE_FLAGS, CLAUDE, descendants, existsSync, writeFileSync };
-
-/** Spawn with stdout as a Node 'pipe' (a Unix socketpair) and attach the reader only after delayMs. */
-export async function delayedReader(
-  api,
-  { delayMs, format = 'stream-json', bytes = 250_000, shellPipeSleep },
-) {
-  const dirs = freshDirs();
-  api.setScript({ replyBytes: bytes });
-  const flags =
-    format === 'json'
-      ? BASE_FLAGS.filter((f) => f !== '--verbose').map((f) => (f === 'stream-json' ? 'json' : f))
-      : BASE_FLAGS;
-  const env = {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: dirs.home,
-    CLAUDE_CONFIG_DIR: dirs.config,
-    CLAUDE_CODE_TMPDIR: dirs.tmp,
-    ANTHROPIC_BASE_URL: api.url,
-    ANTHROPIC_API_KEY: 'test-key',
-    CLAUDE_CODE_MAX_RETRIES: '0',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-  };
-  const t0 = performance.now();
-  let child;
-  if (shellPipeSleep !== undefined) {
-    // A real kernel pipe (64 KiB) between the CLI and a reader that sleeps first.
-    const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
-    const cmd = `${q(CLAUDE)} ${flags.map(q).join(' ')} | (sleep ${shellPipeSleep}; cat); echo "cli_exit=\${PIPESTATUS[0]}" >&2`;
-    child = spawn('/bin/bash', ['-c', cmd], {
-      cwd: dirs.cwd,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-  } else {
-    child = spawn(CLAUDE, flags, {
-      cwd: dirs.cwd,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-  }
-  child.stdin.end('say pong');
-  const out = [];
-  const err = [];
-  child.stderr.on('data', (c) => err.push(c));
-  let exitAt;
-  child.on('exit', () => {
-    exitAt = Math.round(performance.now() - t0);
-  });
-  setTimeout(() => child.stdout.on('data', (c) => out.push(c)), delayMs);
-  const killer = setTimeout(() => process.kill(-child.pid, 'SIGKILL'), 120_000);
-  const code = await new Promise((r) => child.on('close', (c) => r(c)));
-  clearTimeout(killer);
-  const stdout = Buffer.concat(out).toString('utf8');
-  const lines = stdout.split('\n').filter((l) => l !== '');
-  const parsed = lines.map((l) => {
-    try {
-      return JSON.parse(l).type;
-    } catch {
-      return `BAD(${l.length})`;
-    }
-  });
-  const expected = bigReply(bytes);
-  let resultOk = false;
-  for (const l of lines) {
-    try {
-      const e = JSON.parse(l);
-      if (e.type === 'result') resultOk = e.result === expected;
-    } catch {}
-  }
-  return {
-    delayMs,
-    format,
-    shellPipeSleep,
-    code,
-    exitAt,
-    closeAt: Math.round(performance.now() - t0),
-    stdoutBytes: Buffer.byteLength(stdout),
-    lines: parsed.join(','),
-    resultOk,
-    stderr: Buffer.concat(err).toString('utf8').slice(0, 200),
-  };
-}
-
-if (process.argv[2] === 'delayed') {
-  const api = await startFakeAnthropicApi({});
-  try {
-    const [, , , delay, format, bytes, runs, shellSleep] = process.argv;
-    for (let i = 0; i < Number(runs ?? 3); i++) {
-      const r = await delayedReader(api, {
-        delayMs: Number(delay),
-        format,
-        bytes: Number(bytes),
-        shellPipeSleep: shellSleep === undefined ? undefined : Number(shellSleep),
-      });
-      console.log(JSON.stringify(r));
-    }
-  } finally {
-    await api.close();
-  }
 }

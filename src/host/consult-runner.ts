@@ -49,6 +49,8 @@ type Invocation = {
   turns: number;
   readonly startedAt: number;
   readonly progress: ProgressReporter | undefined;
+  readonly pidSlot: SharedArrayBuffer;
+  pool: WorkerPool | undefined;
 };
 
 type Attempt =
@@ -90,7 +92,10 @@ export class ConsultRunner {
   onWorkerEvent(event: WorkerEvent): void {
     switch (event.type) {
       case 'spawned':
-        this.#deps.registry.add(event.taskId, event.pgid);
+        this.#deps.registry.add(event.taskId, event.pgid, event.start);
+        break;
+      case 'members':
+        this.#deps.registry.addMembers(event.taskId, event.members);
         break;
       case 'reaped':
         this.#deps.registry.remove(event.taskId, event.pgid);
@@ -133,6 +138,16 @@ export class ConsultRunner {
     if (admitted.kind !== 'admitted') {
       if (gate.probe) supervisor.breaker.releaseProbe();
       if (admitted.kind === 'aborted') return { kind: 'cancelled', attempts: 0 };
+      if (admitted.kind === 'closed') {
+        return {
+          kind: 'fault',
+          fault: faults.transportFailure(
+            site('host'),
+            'the server is shutting down; the consult never started',
+          ),
+          attempts: 0,
+        };
+      }
       const retryAfterMs = 5000;
       return {
         kind: 'fault',
@@ -168,13 +183,34 @@ export class ConsultRunner {
         turns: 0,
         startedAt: clock.monotonicMs(),
         progress: call.progress,
+        pidSlot: new SharedArrayBuffer(4),
+        pool: undefined,
       };
       const attempt = await this.#attempt(call, inv, attempts);
+      if (inv.stop === 'drain_timeout') {
+        // Its pool was rolled out and the consult outlived the drain bound: it was stopped.
+        await registry.stop(inv.taskId, 'drain_timeout');
+        if (mayReplay(this.#deps.contract, attempts) && !this.#shuttingDown) {
+          this.#deps.onRetry(CONSULT_OPERATION);
+          continue;
+        }
+        const at: Site = {
+          generation: supervisor.generation,
+          stage: 'rollout',
+          operation: CONSULT_OPERATION,
+        };
+        const fault = faults.rolloutFailure(
+          at,
+          'the consult outlived the drain bound of a replaced worker pool and was stopped; re-issue it (or resume its session)',
+        );
+        return { kind: 'fault', fault: attempts > 1 ? markRetried(fault) : fault, attempts };
+      }
       if (attempt.kind === 'stopped' || attempt.kind === 'reply') {
         return this.#conclude(inv, attempt, attempts);
       }
       // The thread died with the consult in flight: its CLI may have run. Make sure it is gone.
       inv.state = 'outcome_unknown';
+      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
       await registry.stop(inv.taskId, 'thread_lost');
       registry.forget(inv.taskId);
       if (inv.stop === 'cancelled') return { kind: 'cancelled', attempts };
@@ -203,6 +239,7 @@ export class ConsultRunner {
   async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
     const pool = this.#deps.pool();
+    inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);
     const hardStop = new AbortController();
@@ -213,6 +250,7 @@ export class ConsultRunner {
     const requestStop = (reason: KillReason) => {
       if (inv.stop !== undefined || inv.state === 'completed') return;
       inv.stop = reason;
+      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
       void registry.stop(inv.taskId, reason);
       // A cancelled call frees its slot at once; the others wait for the worker's account.
       if (reason === 'cancelled') settleStopped?.(reason);
@@ -239,6 +277,7 @@ export class ConsultRunner {
             operation: CONSULT_OPERATION,
             request: call.request,
             crashAfterSpawn: this.#deps.takeCrashHook(CONSULT_OPERATION),
+            pidSlot: inv.pidSlot,
           },
           hardStop.signal,
         )
@@ -252,9 +291,10 @@ export class ConsultRunner {
         // The worker may still answer; whatever it says, this call is over.
         void running.then(() => registry.forget(inv.taskId));
         registry.poison(inv.taskId, result.reason);
-      } else {
+      } else if (result.kind === 'reply') {
         registry.forget(inv.taskId);
       }
+      // 'lost': the caller kills the dead thread's tree first, then forgets the task.
       return result;
     } finally {
       clearTimeout(timer);
@@ -346,10 +386,17 @@ export class ConsultRunner {
     inv.progress?.event(event);
   }
 
+  /** Stop the consults still running on a replaced pool (its drain bound has passed). */
+  stopPool(pool: WorkerPool): void {
+    for (const [taskId, inv] of this.#active) {
+      if (inv.pool === pool) this.#stoppers.get(taskId)?.('drain_timeout');
+    }
+  }
+
   /** Refuse new consults and stop every running one (shutdown). */
   beginShutdown(): void {
     this.#shuttingDown = true;
-    this.#deps.admission.abortQueued();
+    this.#deps.admission.closeQueue();
     for (const stop of this.#stoppers.values()) stop('shutdown');
   }
 }

@@ -1,29 +1,34 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createCatalog } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
+import { faults } from '../shared/fault.ts';
 import { claudeChildEnv } from '../worker/claude-cli.ts';
 import { Admission } from './admission.ts';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ConsultRunner } from './consult-runner.ts';
-import { createDispatcher } from './dispatch.ts';
+import { type CallRecord, createDispatcher } from './dispatch.ts';
 import { type HealthView, lifecycle, type TelemetryView } from './host-tools.ts';
+import { JsonlWriter } from './jsonl-writer.ts';
 import type { Logger } from './log.ts';
+import { MetricsController } from './metrics-controller.ts';
 import { ProcessRegistry } from './process-registry.ts';
+import { PoolManager } from './rollout.ts';
 import { createSession } from './session.ts';
 import { SessionStore } from './session-store.ts';
 import { GuardedStdioTransport } from './stdio-transport.ts';
 import { Supervisor } from './supervisor.ts';
 import { Telemetry } from './telemetry.ts';
-import { WorkerPool } from './worker-pool.ts';
+import { telemetryLine } from './telemetry-log.ts';
 
 /** Composition root of the stdio server: builds every part, connects, and owns shutdown. */
 export type ServerOptions = {
   readonly config: Config;
   readonly version: string;
   readonly workerFile: string;
+  /** The host bundle itself: a change is reported (it cannot be swapped in place). */
+  readonly hostFile: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly stdin: Readable;
@@ -32,6 +37,12 @@ export type ServerOptions = {
   readonly exit: (code: number) => void;
   readonly clock?: Clock;
 };
+
+/**
+ * Metrics start once the MCP handshake is done, so that loading prom-client never delays
+ * `initialize`; a client that never finishes the handshake gets them after this delay.
+ */
+const METRICS_START_FALLBACK_MS = 1000;
 
 /** Shutdown must finish within 5 s (SPEC §6.6); this leaves margin for the exit itself. */
 const SHUTDOWN_HARD_MS = 4500;
@@ -46,17 +57,19 @@ export async function startServer(
   const catalog = createCatalog(config);
   const telemetry = new Telemetry();
   const supervisor = new Supervisor(clock);
-  const registry = new ProcessRegistry();
+  const registry = new ProcessRegistry((reason) => metrics.childKilled(reason));
   const childEnv = claudeChildEnv(options.env);
   const claudeBin = config.claudeBin ?? DEFAULT_CLAUDE_BIN;
   let everStarted = false;
   let draining = false;
 
   let runner: ConsultRunner | undefined;
-  const pool = new WorkerPool({
+  const pools = new PoolManager({
     workerFile: options.workerFile,
-    boot: { claudeBin, childEnv, build: fingerprint(options.workerFile) },
+    hostFile: options.hostFile,
+    boot: { claudeBin, childEnv },
     maxThreads: config.maxConcurrency,
+    log,
     onEvent: (event) => runner?.onWorkerEvent(event),
     onThreadLost: (loss) => {
       supervisor.threadLost();
@@ -64,13 +77,23 @@ export async function startServer(
         `worker thread lost (${loss.kind}): ${loss.message}; generation is now ${supervisor.generation}`,
       );
     },
+    onRolled: () => supervisor.rolled(),
+    onFailed: (detail) =>
+      supervisor.fault(
+        faults.rolloutFailure(
+          { generation: supervisor.generation, stage: 'rollout', operation: 'rollout' },
+          detail,
+        ),
+      ),
+    drainTimeoutMs: config.consultTimeoutS * 1000 + 10_000,
+    onDrainTimeout: async (pool) => runner?.stopPool(pool),
   });
   const admission = new Admission(config.maxConcurrency, config.maxQueue);
   let crashHookArmed = config.testHooks.crashOnceKey !== undefined;
   runner = new ConsultRunner({
     pool: () => {
       everStarted = true;
-      return pool;
+      return pools.current;
     },
     registry,
     supervisor,
@@ -85,6 +108,8 @@ export async function startServer(
     onRetry: (operation) => telemetry.retry(operation),
   });
   const sessions = new SessionStore(config.stateDir, log);
+  const callLog = new JsonlWriter({ path: join(config.stateDir, 'mcp', 'telemetry.jsonl'), log });
+  callLog.open();
 
   let claude: ClaudeInfo | null = null;
   const probe = () => {
@@ -111,20 +136,46 @@ export async function startServer(
       }),
       generation: supervisor.generation,
       uptime_ms: Math.round(now - startedAt),
-      threads: pool.threads,
+      threads: pools.threads,
       in_flight: admission.running,
       queued: admission.queued,
       max_concurrency: config.maxConcurrency,
       consecutive_failures: supervisor.consecutiveFailures,
       restart_count: supervisor.restartCount,
       circuit: { state: circuit, retry_after_ms: Math.round(supervisor.breaker.retryAfterMs(now)) },
-      rollout: 'stable',
-      host_code_changed: false,
+      rollout: pools.state,
+      host_code_changed: pools.hostCodeChanged,
       last_fault: supervisor.lastFault,
       claude,
-      metrics: 'off',
-      telemetry_log: 'off',
+      metrics: metrics.status,
+      telemetry_log: callLog.status,
     };
+  };
+  const metrics = new MetricsController({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    stateDir: config.stateDir,
+    cwd: options.cwd,
+    pid: process.pid,
+    health,
+    log,
+    sources: {
+      version: options.version,
+      inFlight: () => admission.running,
+      queued: () => admission.queued,
+      generation: () => supervisor.generation,
+      restarts: () => supervisor.restartCount,
+      replays: () => telemetry.totals.retries,
+      claudeVersion: () => claude?.version ?? null,
+    },
+  });
+  const onCallComplete = (record: CallRecord): void => {
+    callLog.write(telemetryLine(record, { nowMs: clock.nowMs(), logPrompts: config.logPrompts }));
+    metrics.request(record.operation, record.outcome, record.latency_ms);
+    if (record.consult !== undefined && record.outcome === 'ok') {
+      metrics.consultUsage(record.consult.model, record.consult.cost_usd, record.consult.usage);
+    }
+    afterOperation(record.operation);
   };
   const telemetryView = (): TelemetryView => ({
     uptime_ms: Math.round(clock.monotonicMs() - startedAt),
@@ -147,10 +198,31 @@ export async function startServer(
     serverCwd: options.cwd,
     health,
     telemetryView,
-    onCallComplete: () => {},
+    onCallComplete,
   });
+
+  // Test hook (SPEC §9): one forced rollout right after the first completion of an operation.
+  let forceRolloutArmed = config.testHooks.forceRolloutKey !== undefined;
+  function afterOperation(operation: string): void {
+    if (!forceRolloutArmed || operation !== config.testHooks.forceRolloutKey) return;
+    forceRolloutArmed = false;
+    void pools.rollout(true);
+  }
+
   const mcp = createSession({ version: options.version, catalog, callTool });
-  mcp.server.oninitialized = probe;
+  mcp.server.oninitialized = () => {
+    probe();
+    void metrics.start();
+  };
+  if (config.metricsPort !== undefined) {
+    setTimeout(() => void metrics.start(), METRICS_START_FALLBACK_MS).unref();
+  }
+  // Last resort (uncaught exception, hard exit): no stale discovery file, log on disk.
+  process.once('exit', () => {
+    registry.killAllNow(); // no CLI outlives the server, however it ends
+    metrics.removeDiscoverySync();
+    callLog.close();
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -168,8 +240,10 @@ export async function startServer(
       // Let stopped consults send their one response while stdout still works.
       const settleBy = clock.monotonicMs() + 1000;
       while (runner.inFlight > 0 && clock.monotonicMs() < settleBy) await sleep(10);
-      await pool.destroy().catch(() => {});
+      await pools.destroy();
       registry.killAllNow();
+      callLog.close();
+      await metrics.close().catch(() => {});
       clearTimeout(hard);
       options.exit(0);
     })();
@@ -179,21 +253,35 @@ export async function startServer(
   const transport = new GuardedStdioTransport(options.stdin, options.stdout, {
     onInputEnd: () => void shutdown('stdin closed'),
     onOutputBroken: () => void shutdown('stdout closed'),
+    onMessage: () => pools.check(),
     onResponse: (method, latencyMs, error) => {
-      if (method !== 'tools/call') telemetry.completeProtocol(method, latencyMs, error);
+      if (method === 'tools/call') return;
+      telemetry.completeProtocol(method, latencyMs, error);
+      metrics.request(protocolMethod(method), error ? 'error' : 'ok', latencyMs);
+      afterOperation(method);
     },
   });
   await mcp.connect(transport);
   return { shutdown };
 }
 
-/** Identifies the worker bundle's content (rollout compares it; full consult detail shows it). */
-export function fingerprint(file: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
-  } catch {
-    return 'unknown';
-  }
-}
+/** MCP request methods; anything else a client sends is counted as `other` (bounded labels). */
+const PROTOCOL_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'logging/setLevel',
+  'completion/complete',
+]);
+
+export const protocolMethod = (method: string): string =>
+  PROTOCOL_METHODS.has(method) ? method : 'other';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,17 +1,32 @@
-import { groupAlive, KILL_GRACE_MS, signalGroup } from '../shared/process-tree.ts';
+import {
+  groupAlive,
+  KILL_GRACE_MS,
+  memberAlive,
+  readStat,
+  signalGroup,
+  signalMembers,
+  snapshotDescendants,
+  type TreeMember,
+} from '../shared/process-tree.ts';
 
 /**
- * The host's registry of live CLI process groups (SPEC §6.4). Workers report each group right
- * after spawn; the host kills groups on cancel, timeout, thread death, drain timeout and exit:
- * SIGTERM, then SIGKILL after the grace period. A group reported for a task that is already
- * being stopped is killed on arrival, so a report racing a crash still ends the tree.
+ * The host's registry of live CLI process trees (SPEC §6.4). Workers report each CLI's group
+ * right after spawn, and the members they see in its tree as it runs; the host kills trees on
+ * cancel, timeout, thread death, drain timeout and exit: SIGTERM, then SIGKILL after the grace
+ * period. A tree reported for a task that is already being stopped is killed on arrival, so a
+ * report racing a crash still ends it.
  */
 export type KillReason = 'cancelled' | 'timeout' | 'thread_lost' | 'shutdown' | 'drain_timeout';
 
 const POLL_MS = 25;
 
+type Tree = { readonly leader: TreeMember; readonly members: Map<string, TreeMember> };
+
+const key = (m: TreeMember) => `${m.pid}:${m.start}`;
+
 export class ProcessRegistry {
-  readonly #groups = new Map<number, Set<number>>();
+  /** taskId → leader pid → tree. */
+  readonly #tasks = new Map<number, Map<number, Tree>>();
   readonly #stopping = new Map<number, KillReason>();
   readonly #onKill: (reason: KillReason) => void;
   readonly #graceMs: number;
@@ -21,67 +36,97 @@ export class ProcessRegistry {
     this.#graceMs = graceMs;
   }
 
-  add(taskId: number, pgid: number): void {
-    let set = this.#groups.get(taskId);
-    if (set === undefined) {
-      set = new Set();
-      this.#groups.set(taskId, set);
+  add(taskId: number, pgid: number, start: string): void {
+    let trees = this.#tasks.get(taskId);
+    if (trees === undefined) {
+      trees = new Map();
+      this.#tasks.set(taskId, trees);
     }
-    set.add(pgid);
+    const leader = { pid: pgid, pgid, start };
+    trees.set(pgid, { leader, members: new Map([[key(leader), leader]]) });
     const reason = this.#stopping.get(taskId);
-    if (reason !== undefined) void this.#kill(pgid, reason);
+    if (reason !== undefined) void this.#kill(trees.get(pgid) as Tree, reason, this.#graceMs);
   }
 
-  /** The worker reaped this group itself after its leader exited. */
+  /** Register a leader read from the task's shared pid slot, unless its report already came. */
+  adopt(taskId: number, pgid: number): void {
+    if (pgid <= 0 || this.#tasks.get(taskId)?.has(pgid)) return;
+    this.add(taskId, pgid, readStat(String(pgid))?.start ?? '');
+  }
+
+  addMembers(taskId: number, members: readonly TreeMember[]): void {
+    const trees = this.#tasks.get(taskId);
+    const tree = trees?.values().next().value;
+    if (tree === undefined) return;
+    for (const member of members) tree.members.set(key(member), member);
+  }
+
+  /** The worker reaped this tree itself after its leader exited. */
   remove(taskId: number, pgid: number): void {
-    const set = this.#groups.get(taskId);
-    set?.delete(pgid);
-    if (set?.size === 0) this.#groups.delete(taskId);
+    const trees = this.#tasks.get(taskId);
+    trees?.delete(pgid);
+    if (trees?.size === 0) this.#tasks.delete(taskId);
   }
 
-  /** Stop every group of a task; resolves when none of them exists any more. */
+  /** Stop every tree of a task; resolves when none of their processes lives any more. */
   async stop(taskId: number, reason: KillReason, graceMs = this.#graceMs): Promise<void> {
     if (!this.#stopping.has(taskId)) this.#stopping.set(taskId, reason);
-    const pgids = [...(this.#groups.get(taskId) ?? [])];
-    await Promise.all(pgids.map((pgid) => this.#kill(pgid, reason, graceMs)));
-    for (const pgid of pgids) this.remove(taskId, pgid);
+    const trees = [...(this.#tasks.get(taskId)?.values() ?? [])];
+    await Promise.all(trees.map((tree) => this.#kill(tree, reason, graceMs)));
+    for (const tree of trees) this.remove(taskId, tree.leader.pid);
   }
 
   /** The task is over: forget it (late reports for it are still killed for a while). */
   forget(taskId: number): void {
-    this.#groups.delete(taskId);
+    this.#tasks.delete(taskId);
     setTimeout(() => this.#stopping.delete(taskId), 10_000).unref();
   }
 
-  /** Mark a finished task so that a group reported late (after a crash) is killed on arrival. */
+  /** Mark a task so that a tree reported late (after a crash or a stop) is killed on arrival. */
   poison(taskId: number, reason: KillReason): void {
     if (!this.#stopping.has(taskId)) this.#stopping.set(taskId, reason);
   }
 
   async stopAll(reason: KillReason, graceMs = this.#graceMs): Promise<void> {
-    await Promise.all([...this.#groups.keys()].map((taskId) => this.stop(taskId, reason, graceMs)));
+    await Promise.all([...this.#tasks.keys()].map((taskId) => this.stop(taskId, reason, graceMs)));
   }
 
   /** Last line of defence in `process.on('exit')`: synchronous SIGKILL of everything. */
   killAllNow(): void {
-    for (const set of this.#groups.values()) for (const pgid of set) signalGroup(pgid, 'SIGKILL');
+    for (const trees of this.#tasks.values()) {
+      for (const tree of trees.values()) {
+        signalMembers(
+          [...tree.members.values(), ...snapshotDescendants(tree.leader.pid)],
+          'SIGKILL',
+        );
+        signalGroup(tree.leader.pgid, 'SIGKILL');
+      }
+    }
   }
 
   get liveGroups(): number {
     let n = 0;
-    for (const set of this.#groups.values()) n += set.size;
+    for (const trees of this.#tasks.values()) n += trees.size;
     return n;
   }
 
-  async #kill(pgid: number, reason: KillReason, graceMs = this.#graceMs): Promise<void> {
-    if (!signalGroup(pgid, 'SIGTERM')) return;
+  async #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
+    // Snapshot the tree before the leader dies: orphans are no longer findable by parentage.
+    for (const member of snapshotDescendants(tree.leader.pid))
+      tree.members.set(key(member), member);
+    const members = [...tree.members.values()];
+    const alive = () => groupAlive(tree.leader.pgid) || members.some(memberAlive);
+    if (!alive()) return;
+    signalMembers(members, 'SIGTERM');
+    signalGroup(tree.leader.pgid, 'SIGTERM');
     this.#onKill(reason);
     const deadline = performance.now() + graceMs;
-    while (groupAlive(pgid) && performance.now() < deadline) await sleep(POLL_MS);
-    if (!groupAlive(pgid)) return;
-    signalGroup(pgid, 'SIGKILL');
+    while (alive() && performance.now() < deadline) await sleep(POLL_MS);
+    if (!alive()) return;
+    signalMembers(members, 'SIGKILL');
+    signalGroup(tree.leader.pgid, 'SIGKILL');
     const hardDeadline = performance.now() + 1000;
-    while (groupAlive(pgid) && performance.now() < hardDeadline) await sleep(POLL_MS);
+    while (alive() && performance.now() < hardDeadline) await sleep(POLL_MS);
   }
 }
 

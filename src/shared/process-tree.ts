@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * The one owner of child processes. Every CLI runs as the leader of its own process group
@@ -20,7 +20,8 @@ export type ExitReport = {
 
 export type GroupChild = {
   readonly pid: number;
-  readonly stdout: Readable;
+  /** null when stdout was given a file descriptor. */
+  readonly stdout: Readable | null;
   readonly stderr: Readable;
   /** Resolves when the leader has exited and its output streams are drained. */
   readonly done: Promise<ExitReport>;
@@ -33,6 +34,10 @@ export type SpawnOptions = {
   readonly env: Readonly<Record<string, string>>;
   /** Written to stdin, which is then closed (never left open: the CLI would wait for it). */
   readonly stdinText: string;
+  /** A file descriptor to write stdout to instead of a pipe. */
+  readonly stdoutFd?: number;
+  /** Called synchronously as soon as the process exists, before anything else can happen. */
+  readonly onPid?: (pid: number) => void;
 };
 
 /** How long to wait for output streams after the leader exits (a stray holder may keep them open). */
@@ -49,9 +54,10 @@ export function spawnInGroup(
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', options.stdoutFd ?? 'pipe', 'pipe'],
       windowsHide: true,
     });
+    if (child.pid !== undefined) options.onPid?.(child.pid);
     child.once('error', (error: NodeJS.ErrnoException) => {
       resolve({ ok: false, failure: { code: error.code ?? 'UNKNOWN', message: error.message } });
     });
@@ -63,16 +69,19 @@ export function spawnInGroup(
         // The child may already have exited; nothing to lower then.
       }
       // EPIPE when the CLI exits before reading its prompt is reported through its exit status.
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.stdinText);
+      // stdin and stderr are always pipes here (see `stdio` above).
+      const stdin = child.stdin as Writable;
+      const stderr = child.stderr as Readable;
+      stdin.on('error', () => {});
+      stdin.end(options.stdinText);
       const done = new Promise<ExitReport>((settle) => {
         let report: ExitReport | undefined;
         let drainTimer: NodeJS.Timeout | undefined;
         child.once('exit', (exitCode, signal) => {
           report = { exitCode, signal };
           drainTimer = setTimeout(() => {
-            child.stdout.destroy();
-            child.stderr.destroy();
+            child.stdout?.destroy();
+            stderr.destroy();
             settle(report as ExitReport);
           }, STREAM_DRAIN_MS);
         });
@@ -81,7 +90,7 @@ export function spawnInGroup(
           settle(report ?? { exitCode, signal });
         });
       });
-      resolve({ ok: true, child: { pid, stdout: child.stdout, stderr: child.stderr, done } });
+      resolve({ ok: true, child: { pid, stdout: child.stdout ?? null, stderr, done } });
     });
   });
 }
@@ -121,8 +130,10 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
+type Stat = { state: string; ppid: number; pgrp: number; start: string };
+
 /** Fields of /proc/PID/stat after the command name (which may itself contain spaces and parentheses). */
-export function readStat(pid: string): { state: string; ppid: number; pgrp: number } | undefined {
+export function readStat(pid: string): Stat | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -130,7 +141,85 @@ export function readStat(pid: string): { state: string; ppid: number; pgrp: numb
     return undefined;
   }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  // fields[19] is field 22 of stat(5), the start time: it tells a reused pid from the original.
+  return {
+    state: fields[0] ?? '?',
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    start: fields[19] ?? '',
+  };
+}
+
+const live = (stat: Stat | undefined): stat is Stat =>
+  stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+
+/**
+ * A process of a CLI's tree. The CLI runs some tools (its Bash tool) in sessions of their own,
+ * which a signal to the leader's group does not reach; so the tree is also tracked member by
+ * member, with the start time guarding against pid reuse.
+ */
+export type TreeMember = { readonly pid: number; readonly pgid: number; readonly start: string };
+
+/** The live descendants of `rootPid` (not including it), found through /proc. */
+export function snapshotDescendants(rootPid: number): TreeMember[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const children = new Map<number, { pid: number; stat: Stat }[]>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(entry);
+    if (!live(stat)) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push({ pid: Number(entry), stat });
+    children.set(stat.ppid, list);
+  }
+  const found: TreeMember[] = [];
+  const queue = [rootPid];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    for (const { pid, stat } of children.get(next) ?? []) {
+      found.push({ pid, pgid: stat.pgrp, start: stat.start });
+      queue.push(pid);
+    }
+  }
+  return found;
+}
+
+let ownGroupId: number | undefined;
+/** Our own process group: never ours to signal. */
+function ownGroup(): number {
+  ownGroupId ??= readStat('self')?.pgrp ?? process.pid;
+  return ownGroupId;
+}
+
+/** Is this exact process (same pid and start time) still alive? */
+export function memberAlive(member: TreeMember): boolean {
+  const stat = readStat(String(member.pid));
+  return live(stat) && stat.start === member.start;
+}
+
+/**
+ * Signal each still-living member and every group such a member leads or belongs to.
+ * Returns how many members were alive to be signalled.
+ */
+export function signalMembers(members: readonly TreeMember[], signal: NodeJS.Signals): number {
+  const groups = new Set<number>();
+  let alive = 0;
+  for (const member of members) {
+    if (!memberAlive(member)) continue;
+    alive += 1;
+    groups.add(member.pgid);
+    try {
+      process.kill(member.pid, signal);
+    } catch {
+      // gone in the meantime
+    }
+  }
+  for (const pgid of groups) if (pgid > 1 && pgid !== ownGroup()) signalGroup(pgid, signal);
+  return alive;
 }
 
 export type CaptureResult =
@@ -153,7 +242,7 @@ export async function runCapture(
   const { child } = started;
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {

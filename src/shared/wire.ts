@@ -1,4 +1,5 @@
 import type { FaultRecord } from './fault.ts';
+import type { TreeMember } from './process-tree.ts';
 
 /**
  * The only contract between the host thread and pool threads. Everything here crosses
@@ -34,6 +35,11 @@ export type ConsultTask = {
   readonly request: ConsultRequest;
   /** Test hook: end this thread right after the CLI has started. */
   readonly crashAfterSpawn: boolean;
+  /**
+   * One Int32 the worker sets to the CLI's pid the moment it exists. Shared memory survives the
+   * thread: a message posted just before a crash can be lost, this cannot.
+   */
+  readonly pidSlot: SharedArrayBuffer;
 };
 
 /** Readiness probe for a freshly built pool. */
@@ -77,7 +83,14 @@ export type ProgressEvent =
 
 /** Worker → host, over the thread's parentPort (delivered even if the thread dies next). */
 export type WorkerEvent =
-  | { readonly type: 'spawned'; readonly taskId: number; readonly pgid: number }
+  | {
+      readonly type: 'spawned';
+      readonly taskId: number;
+      readonly pgid: number;
+      readonly start: string;
+    }
+  /** Processes seen in the CLI's tree, some possibly in sessions of their own. */
+  | { readonly type: 'members'; readonly taskId: number; readonly members: readonly TreeMember[] }
   | { readonly type: 'reaped'; readonly taskId: number; readonly pgid: number }
   | { readonly type: 'progress'; readonly taskId: number; readonly event: ProgressEvent };
 

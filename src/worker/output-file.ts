@@ -1,0 +1,58 @@
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+
+/**
+ * The CLI's stdout goes to a private regular file, not a pipe: the CLI exits without waiting
+ * for a pipe to drain, so a large answer written through a pipe can be cut off (exit 0, output
+ * lost), while writes to a file are complete when it exits. The file is read as it grows, for
+ * live progress, and once more after exit.
+ */
+export type OutputFile = {
+  /** Give this to the child as its stdout. */
+  readonly fd: number;
+  /** Our copy of the write end is not needed once the child has its own. */
+  readonly closeWriteEnd: () => void;
+  /** Text appended since the last call. */
+  readonly readNew: () => Promise<string>;
+  readonly dispose: () => Promise<void>;
+};
+
+const CHUNK = 256 * 1024;
+
+export async function createOutputFile(): Promise<OutputFile> {
+  const dir = await mkdtemp(join(tmpdir(), 'phone-opus-'));
+  const path = join(dir, 'stdout.jsonl');
+  const fd = openSync(path, 'wx', 0o600);
+  const reader = await open(path, 'r');
+  const decoder = new StringDecoder('utf8');
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  let offset = 0;
+  let writeEndOpen = true;
+  const closeWriteEnd = () => {
+    if (writeEndOpen) {
+      writeEndOpen = false;
+      closeSync(fd);
+    }
+  };
+  return {
+    fd,
+    closeWriteEnd,
+    readNew: async () => {
+      let text = '';
+      for (;;) {
+        const { bytesRead } = await reader.read(buffer, 0, CHUNK, offset);
+        if (bytesRead === 0) return text;
+        offset += bytesRead;
+        text += decoder.write(buffer.subarray(0, bytesRead));
+      }
+    },
+    dispose: async () => {
+      closeWriteEnd();
+      await reader.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
