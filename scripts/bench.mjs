@@ -3,9 +3,9 @@
 // to a floor measured in the same run, interleaved. Prints a table, writes .bench/results-*.json
 // (and .md); with --write-doc (full runs only) also docs/benchmarks.md. See docs/benchmarks.md.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchmarksDoc } from '../bench/lib/doc.mjs';
+import { benchmarksDoc, FINDINGS_HEADING } from '../bench/lib/doc.mjs';
 import { ROOT } from '../bench/lib/env.mjs';
 import { machine, table } from '../bench/lib/report.mjs';
 import { concurrency } from '../bench/suites/concurrency.mjs';
@@ -98,7 +98,12 @@ if (options.writeDoc) {
   if (options.quick || options.only !== null) {
     log('--write-doc ignored: docs/benchmarks.md holds full runs only');
   } else {
-    writeFileSync(join(ROOT, 'docs/benchmarks.md'), benchmarksDoc(results, markdown));
+    const docFile = join(ROOT, 'docs/benchmarks.md');
+    // Hand-written findings below the generated part survive a rewrite.
+    const previous = existsSync(docFile) ? readFileSync(docFile, 'utf8') : '';
+    const at = previous.indexOf(FINDINGS_HEADING);
+    const findings = at === -1 ? '' : `\n${previous.slice(at)}`;
+    writeFileSync(docFile, `${benchmarksDoc(results, markdown)}${findings}`);
     log('wrote docs/benchmarks.md');
   }
 }

@@ -1,4 +1,7 @@
 // docs/benchmarks.md: the latest full run's table, the machine it ran on, and how to reproduce.
+// Everything from FINDINGS_HEADING on is hand-written and kept when the file is regenerated.
+
+export const FINDINGS_HEADING = '## Findings';
 
 export function benchmarksDoc(results, markdown) {
   const m = results.machine;

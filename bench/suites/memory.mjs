@@ -98,8 +98,8 @@ async function growthRep(first, total, { heap }) {
 export async function memory({ quick, log }) {
   const reps = quick ? 1 : 3;
   const growthReps = quick ? 1 : 2; // RSS was identical to ±2 MB rep to rep
-  // Quick mode keeps the shape (the first 200 of 2000 consults) at an eighth of the consults.
-  const [first, total] = quick ? [50, 250] : [200, 2000];
+  // Quick mode keeps the shape (the first 200 of 2000 consults) at a tenth of the consults.
+  const [first, total] = quick ? [40, 200] : [200, 2000];
   const cap = 4; // the default PHONE_OPUS_MAX_CONCURRENCY
   const idle = [];
   for (let r = 0; r < reps; r++) {
