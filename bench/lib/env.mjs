@@ -2,7 +2,7 @@
 // echo floor, calling tools, and spawning a fake CLI directly the way the server does.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from './rpc.mjs';
@@ -91,25 +91,41 @@ export async function health(client) {
   return result.structuredContent;
 }
 
+/** The server runs every CLI at this niceness (src/shared/process-tree.ts); floors do too. */
+export const CHILD_NICENESS = 10;
+
+/** Spawn a fake the way the server does: own process group, lowered priority, prompt on stdin. */
+export function spawnLikeServer(fake, prompt, { env, cwd, stdout = 'pipe' }) {
+  const child = spawn(fake, CLAUDE_ARGV, {
+    env,
+    cwd,
+    detached: true,
+    stdio: ['pipe', stdout, 'pipe'],
+  });
+  child.once('spawn', () => {
+    try {
+      setPriority(child.pid, CHILD_NICENESS);
+    } catch {
+      // already gone
+    }
+  });
+  child.stdin.on('error', () => {});
+  child.stdin.end(prompt);
+  return child;
+}
+
 /**
- * The floor of a consult: the client spawns the same fake with the same argv, environment and
- * cwd, in its own process group, writes the prompt to stdin and parses the result line.
+ * The floor of a consult: the client spawns the same fake with the same argv, environment,
+ * cwd, process group and niceness, writes the prompt to stdin and parses the result line.
  */
 export function runDirect({ fake = SH_FAKE, prompt = 'bench', env, cwd }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(fake, CLAUDE_ARGV, {
-      env,
-      cwd,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnLikeServer(fake, prompt, { env, cwd });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
       stdout += chunk;
     });
     child.stderr.resume();
-    child.stdin.on('error', () => {});
-    child.stdin.end(prompt);
     child.once('error', reject);
     child.once('close', (code) => {
       const last = stdout.trimEnd().split('\n').pop() ?? '';

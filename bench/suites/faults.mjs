@@ -3,9 +3,7 @@
 // itself. crash_recovery: with the crash test hook, the first consult's thread exits right after
 // spawning the CLI; from that fault's arrival to the next consult served, against the first
 // consult of a fresh server (which also has to start a thread).
-import { spawn } from 'node:child_process';
 import {
-  CLAUDE_ARGV,
   callTool,
   consult,
   health,
@@ -13,6 +11,7 @@ import {
   pair,
   SH_FAKE,
   sleep,
+  spawnLikeServer,
   startServer,
 } from '../lib/env.mjs';
 import { childrenOf, comm, groupMembers, isGone } from '../lib/proc.mjs';
@@ -71,14 +70,12 @@ async function cancelViaServer(server, seen) {
 }
 
 async function killDirect(server) {
-  const child = spawn(SH_FAKE, CLAUDE_ARGV, {
+  const child = spawnLikeServer(SH_FAKE, 'sleep=30', {
     env: server.env,
     cwd: server.dir,
-    detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
+    stdout: 'ignore',
   });
-  child.stdin.on('error', () => {});
-  child.stdin.end('sleep=30');
+  child.stderr.resume();
   const pids = await until(
     () => runningGroup(child.pid),
     POLL_LIMIT_MS,

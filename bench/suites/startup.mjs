@@ -37,8 +37,8 @@ function bareNode(box) {
 }
 
 export async function coldInit({ quick, log }) {
-  const runs = quick ? 2 : 5;
-  const iterations = quick ? 6 : 10;
+  const runs = quick ? 1 : 5;
+  const iterations = quick ? 8 : 10;
   const box = sandbox();
   const perRun = [];
   try {
