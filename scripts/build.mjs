@@ -3,6 +3,30 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
+/**
+ * The SDK's Server builds an Ajv JSON Schema validator in its constructor, for one use only:
+ * checking elicitation answers (`elicitInput`), which phone-opus never requests. Loading Ajv
+ * and compiling its meta-schemas costs ~17–20 ms of every start (~0.2× `node -e 0`; see
+ * docs/benchmarks.md, cold_init). The bundle gets a stand-in that fails loudly if ever used.
+ */
+const withoutAjv = {
+  name: 'phone-opus-without-ajv',
+  setup(b) {
+    b.onResolve({ filter: /\/validation\/ajv-provider\.js$/ }, () => ({
+      path: 'ajv-provider',
+      namespace: 'phone-opus-without-ajv',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'phone-opus-without-ajv' }, () => ({
+      contents: `export class AjvJsonSchemaValidator {
+  getValidator() {
+    throw new Error('phone-opus bundles no JSON Schema validator (scripts/build.mjs): elicitation is not supported');
+  }
+}`,
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   outdir: 'dist',
   bundle: true,
@@ -17,6 +41,7 @@ const common = {
   },
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [withoutAjv],
 };
 
 const [host] = await Promise.all([

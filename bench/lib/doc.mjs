@@ -37,7 +37,8 @@ then B A, …), then summarised the same way. *result* compares the median with 
 | health_under_load | health round trip every 20 ms while 8 consults run (cap 8): sh fake sleeping 2 s, or node fake burning 0.7 s CPU then sleeping 1 s; 3 runs | idle health (50 samples) of the same server, just before | raw |
 | idle_rss | RSS after initialize, tools/list, 20 health calls, 1 s idle (no pool thread yet: threads are lazy) | a bare \`node -e 'process.stdin.resume()'\` started next to it | raw |
 | idle_rss per extra thread | (RSS with 4 threads − RSS with 1 thread) ÷ 3, each after consults started the threads and 1 s idle | RSS with 1 thread | raw |
-| rss_growth | RSS after 2000 consults (4 in flight) | RSS after the first 200 | raw |
+| rss_growth | RSS after 2000 consults (4 in flight); 2 reps | RSS after the first 200 | raw |
+| heap_growth | the main thread's reachable heap (heap snapshot on SIGUSR2, without compiled code) after 2000 consults, on a server of its own (a snapshot inflates RSS); the leak guard behind rss_growth | the same after the first 200 | raw |
 | cancel_latency | \`notifications/cancelled\` → every process of the CLI's group gone (\`/proc\`; zombies count as gone); 15 × 3 runs | the client SIGTERMs the group of a fake it spawned itself | raw |
 | crash_recovery | with \`PHONE_OPUS_MCP_TEST_WORKER_CRASH_ONCE_KEY=tools/call:consult\`, fresh server per sample: from the first consult's \`outcome_unknown\` fault to the next consult's answer | the first consult of a fresh server without the hook (it also starts a thread) | raw |
 

@@ -1,7 +1,8 @@
 // The main thread's reachable heap, from a heap snapshot that the server writes on a signal
-// (`node --heapsnapshot-signal=SIGUSR2 …`): the sum of every node's self size. A snapshot
-// collects garbage first, so this is what rss_growth's leak guard compares, not V8's heap
-// capacity (which grows with the allocation rate and shows up in RSS).
+// (`node --heapsnapshot-signal=SIGUSR2 …`): the sum of the self sizes of every node but compiled
+// code (JIT output grows as functions get hot, then stops). A snapshot collects garbage first,
+// so this is what rss_growth's leak guard compares, not V8's heap capacity (which grows with
+// the allocation rate and shows up in RSS).
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from './env.mjs';
@@ -26,9 +27,14 @@ export async function reachableHeapMb(pid, dir, limitMs = 60_000) {
   const path = join(dir, file);
   const snapshot = JSON.parse(readFileSync(path, 'utf8'));
   rmSync(path);
-  const fields = snapshot.snapshot.meta.node_fields;
+  const meta = snapshot.snapshot.meta;
+  const fields = meta.node_fields;
+  const codeType = meta.node_types[0].indexOf('code');
+  const type = fields.indexOf('type');
   const selfSize = fields.indexOf('self_size');
   let total = 0;
-  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i];
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    if (snapshot.nodes[i + type] !== codeType) total += snapshot.nodes[i + selfSize];
+  }
   return total / 2 ** 20;
 }

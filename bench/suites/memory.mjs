@@ -73,7 +73,6 @@ async function consults(client, total, inFlight) {
   );
 }
 
-/** RSS as it is, then the main thread's reachable heap (the snapshot itself inflates RSS). */
 /**
  * RSS after `first` and after `total` consults, or (with `heap`) the main thread's reachable
  * heap instead: a snapshot inflates RSS for good, so one server cannot measure both.
@@ -132,7 +131,9 @@ export async function memory({ quick, log }) {
         compare: { kind: 'diff', ...heapGrown },
         target: '≤ +1 MB (leak guard)',
         pass: heapGrown.median <= 1,
-        detail: { how: 'heap snapshot on SIGUSR2 (--heapsnapshot-signal), sum of self sizes' },
+        detail: {
+          how: 'heap snapshot on SIGUSR2 (--heapsnapshot-signal), sum of self sizes except compiled code',
+        },
       }),
     );
   }
