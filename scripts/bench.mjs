@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick] [-- --only NAME,…] [-- --write-doc] [-- --strict] [-- --no-build]`
-// Runs the benchmark suite of docs/performance.md §8 against the built server: every figure next
-// to a floor measured in the same run, interleaved. Prints a table, writes .bench/results-*.json
-// (and .md); with --write-doc (full runs only) also docs/benchmarks.md. See docs/benchmarks.md.
+// Runs the benchmark suite of shared/docs/performance.md §8 against the built server: every
+// figure next to a floor measured in the same run, interleaved. Prints a table, writes
+// .bench/results-*.json (and .md); with --write-doc (full runs only) also docs/benchmarks.md,
+// which says what each row measures and how to reproduce it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +29,12 @@ function parseArgs(argv) {
   const options = { quick: false, only: null, writeDoc: false, strict: false, build: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--quick') options.quick = true;
+    if (arg === '--help' || arg === '-h') {
+      console.log(
+        `usage: npm run bench [-- --quick] [--only ${Object.keys(SUITES).join(',')}] [--write-doc] [--strict] [--no-build]`,
+      );
+      process.exit(0);
+    } else if (arg === '--quick') options.quick = true;
     else if (arg === '--write-doc') options.writeDoc = true;
     else if (arg === '--strict') options.strict = true;
     else if (arg === '--no-build') options.build = false;
