@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildClaudeArgv } from '../../src/worker/claude-cli.ts';
@@ -28,7 +28,6 @@ before(async () => {
     basic: { reply: 'pong from the real CLI' },
     big: { replyBytes: BIG },
     resume: { reply: 'noted' },
-    flags: { reply: 'flags ok' },
   });
 });
 after(async () => {
@@ -69,28 +68,38 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
     assert.ok(userText(request).includes(prompt), userText(request));
     const recorded = rig.api.messageRequests().find((r) => r.body === request);
     assert.equal(recorded?.headers['x-claude-code-session-id'], data['session_id']);
+    // Everything the CLI keeps went to CLAUDE_CONFIG_DIR, nothing to the (server's) HOME.
+    assert.ok(existsSync(join(rig.configDir, '.claude.json')));
+    assert.ok(existsSync(join(rig.configDir, 'projects')));
+    assert.deepEqual(
+      readdirSync(server.dir).filter((e) => e.startsWith('.')),
+      [],
+    );
   });
 
-  it('runs Read inside cwd and feeds the file back to the model', async (t) => {
+  it('runs Read inside cwd and feeds the file back; a denied Bash write is counted (porcelain)', async (t) => {
     const server = await startTestServer(t, { env: rig.env });
     const work = rig.workDir('read');
     const file = join(work, 'fixture.txt');
     writeFileSync(file, `${FIXTURE_LINE}\n`);
     rig.setCase('read', {
-      toolCalls: [{ name: 'Read', input: { file_path: file } }],
+      toolCalls: [
+        { name: 'Bash', input: { command: 'touch touched.txt' } },
+        { name: 'Read', input: { file_path: file } },
+      ],
       reply: 'read back: {{TOOL_RESULT}}',
     });
-    const result = await server.call('consult', {
-      prompt: `read the fixture ${tag('read')}`,
-      cwd: work,
-      render: 'json',
-    });
-    assert.equal(result.isError, undefined, textOf(result));
-    const data = json(result);
-    assert.match(String(data['response']), /^read back: /);
-    assert.ok(String(data['response']).includes(FIXTURE_LINE), String(data['response']));
-    assert.ok(Number(data['num_turns']) >= 2);
-    assert.equal(data['permission_denial_count'], 0);
+    const text = textOf(
+      await server.call('consult', { prompt: `read the fixture ${tag('read')}`, cwd: work }),
+    );
+    assert.match(
+      text,
+      /^consult ok turns=3 duration=\S+ model=claude-opus-4-8 stop=end_turn cost=/,
+    );
+    assert.match(text, /\npermission_denials: 1\nresponse:\nread back: /);
+    // The file's content made the round trip: Read → tool_result → the fake's reply.
+    assert.ok(text.includes(FIXTURE_LINE), text);
+    assert.equal(existsSync(join(work, 'touched.txt')), false);
   });
 
   it('refuses Write and Edit, and denies a writing Bash command (listed in permission_denials)', async (t) => {
@@ -139,18 +148,6 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
     assert.equal(denials[0]?.tool_name, 'Bash');
     assert.equal(denials[0]?.tool_input['command'], 'touch touched.txt');
     assert.match(denials[0]?.tool_use_id ?? '', /^toolu_/);
-
-    // The porcelain shows the count.
-    rig.setCase('touch', {
-      toolCalls: [{ name: 'Bash', input: { command: 'touch touched.txt' } }],
-      reply: 'tried',
-    });
-    const porcelain = textOf(
-      await server.call('consult', { prompt: `touch it ${tag('touch')}`, cwd: work }),
-    );
-    assert.match(porcelain, /^consult ok turns=2 /);
-    assert.match(porcelain, /\npermission_denials: 1\nresponse:\ntried$/);
-    assert.equal(existsSync(join(work, 'touched.txt')), false);
   });
 
   it(`delivers a ${BIG}-byte answer byte for byte`, async (t) => {
@@ -166,7 +163,7 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
     assert.ok(response === bigReply(BIG), 'the answer differs from bigReply(BIG)');
   });
 
-  it('resumes a session in its own cwd, also after a server restart', async (t) => {
+  it('resumes in the session’s cwd, also after a restart, with every optional flag accepted', async (t) => {
     const serverCwd = rig.workDir('server-cwd');
     const work = rig.workDir('resume');
     const first = await startTestServer(t, { env: rig.env, cwd: serverCwd });
@@ -186,7 +183,7 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
     });
     assert.equal(two.isError, undefined, textOf(two));
     assert.equal(json(two)['cwd'], realpathSync(work));
-    assert.equal(json(two)['session_id'], sessionId);
+    assert.equal(json(two)['session_id'], sessionId); // --resume keeps the id
     let seen = rig.requestsOf('resume');
     assert.equal(seen.length, 2);
     const second = seen[1] as MessagesRequestBody;
@@ -199,37 +196,13 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
     await first.close();
 
     // A new server with the same state dir (and yet another cwd) still knows the session.
-    const other = rig.workDir('server-cwd-2');
+    // This consult also sets every optional flag phone-opus passes to the CLI.
     const restarted = await startTestServer(t, {
       env: { ...rig.env, PHONE_OPUS_STATE_DIR: first.stateDir },
-      cwd: other,
+      cwd: rig.workDir('server-cwd-2'),
     });
     const three = await restarted.call('consult', {
       prompt: `and GAMMA ${tag('resume')}`,
-      session_id: sessionId,
-      render: 'json',
-    });
-    assert.equal(three.isError, undefined, textOf(three));
-    assert.equal(json(three)['cwd'], realpathSync(work));
-    seen = rig.requestsOf('resume');
-    assert.equal(seen.length, 3);
-    const third = seen[2] as MessagesRequestBody;
-    assert.equal(messagesOf(third).length, 5);
-    assert.match(userText(third), /ALPHA[\s\S]*BETA[\s\S]*GAMMA/);
-  });
-
-  it('accepts every optional flag phone-opus passes (max_turns, model, max_budget_usd, session_id)', async (t) => {
-    const server = await startTestServer(t, { env: rig.env });
-    const work = rig.workDir('flags');
-    const start = await server.call('consult', {
-      prompt: `start ${tag('flags')}`,
-      cwd: work,
-      render: 'json',
-    });
-    assert.equal(start.isError, undefined, textOf(start));
-    const sessionId = String(json(start)['session_id']);
-    const all = await server.call('consult', {
-      prompt: `all flags ${tag('flags')}`,
       session_id: sessionId,
       max_turns: 3,
       model: 'sonnet',
@@ -237,45 +210,50 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
       render: 'json',
       detail: 'full',
     });
-    assert.equal(all.isError, undefined, textOf(all));
-    const data = json(all);
-    assert.equal(data['response'], 'flags ok');
+    assert.equal(three.isError, undefined, textOf(three));
+    const data = json(three);
+    assert.equal(data['cwd'], realpathSync(work));
+    assert.equal(data['response'], 'noted');
     assert.equal(data['max_turns'], 3);
-    assert.equal(data['model'], 'claude-sonnet-5'); // `sonnet` resolved by the CLI
-    const last = rig.requestsOf('flags').at(-1);
-    assert.equal(last?.model, 'claude-sonnet-5');
-    // Resumed: the earlier exchange came along. (With --max-budget-usd the CLI also appends a
-    // `role: "system"` message, "USD budget: $0/$5; $5 remaining", to `messages`.)
-    const conversation = messagesOf(last as MessagesRequestBody);
+    assert.equal(data['model'], 'claude-sonnet-5'); // `sonnet`, resolved by the CLI
+    assert.doesNotMatch(restarted.stderr(), /unknown option/i);
+    seen = rig.requestsOf('resume');
+    assert.equal(seen.length, 3);
+    const third = seen[2] as MessagesRequestBody;
+    assert.equal(third.model, 'claude-sonnet-5');
+    // The whole conversation came along. With --max-budget-usd the CLI also appends a
+    // `role: "system"` entry ("USD budget: $0/$5; $5 remaining") to `messages`.
     assert.deepEqual(
-      conversation.filter((m) => m.role !== 'system').map((m) => m.role),
-      ['user', 'assistant', 'user'],
+      messagesOf(third)
+        .filter((m) => m.role !== 'system')
+        .map((m) => m.role),
+      ['user', 'assistant', 'user', 'assistant', 'user'],
     );
-    assert.match(userText(last as MessagesRequestBody), /start[\s\S]*all flags/);
-    assert.doesNotMatch(server.stderr(), /unknown option/i);
+    assert.match(userText(third), /ALPHA[\s\S]*BETA[\s\S]*GAMMA/);
+  });
 
-    // The same argv run directly: accepted as is, and a bogus flag would have been caught.
+  it('would catch an unknown option: the CLI names the first flag it does not know', async () => {
+    const work = rig.workDir('argv');
     const argv = buildClaudeArgv({
       prompt: 'unused',
       cwd: work,
       maxTurns: 3,
       model: 'sonnet',
       maxBudgetUsd: 5,
-      resumeSessionId: sessionId,
+      resumeSessionId: '00000000-0000-4000-8000-000000000000',
     });
     for (const flag of ['--max-turns', '--model', '--max-budget-usd', '--resume'])
       assert.ok(argv.includes(flag), flag);
-    const env = { ...rig.env, HOME: rig.home };
-    const input = `direct ${tag('flags')}`;
-    const ok = await runRealCli(argv, { cwd: work, env, input });
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.doesNotMatch(ok.stderr, /unknown option/i);
-    const envelope = JSON.parse(ok.stdout.trim().split('\n').at(-1) ?? '{}');
-    assert.equal(envelope.type, 'result');
-    assert.equal(envelope.subtype, 'success');
-    assert.equal(envelope.is_error, false);
-    const bogus = await runRealCli([...argv, '--bogus-flag'], { cwd: work, env, input });
-    assert.equal(bogus.code, 1);
-    assert.match(bogus.stderr, /unknown option '--bogus-flag'/);
+    // Commander stops at the first unknown option, so naming the bogus flag (last) also
+    // proves that every flag of phone-opus's argv before it is known to this CLI.
+    const run = await runRealCli([...argv, '--bogus-flag'], {
+      cwd: work,
+      env: { ...rig.env, HOME: rig.home },
+      input: `never sent ${tag('argv')}`,
+    });
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.equal(run.stderr.trim(), "error: unknown option '--bogus-flag'");
+    assert.equal(rig.requestsOf('argv').length, 0);
   });
 });

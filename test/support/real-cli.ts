@@ -58,6 +58,10 @@ export async function startRealCliRig(
   mkdirSync(cliTmp);
   const home = join(root, 'home');
   mkdirSync(home);
+  // Even with CLAUDE_CODE_TMPDIR set, the CLI (2.1.197) creates an empty `claude-<uid>` in
+  // os.tmpdir() on every run that reaches the API; keep that inside root too.
+  const sysTmp = join(root, 'tmp');
+  mkdirSync(sysTmp);
   const env: Record<string, string> = {
     PHONE_OPUS_CLAUDE_BIN: REAL_CLAUDE,
     PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -68,6 +72,7 @@ export async function startRealCliRig(
     DISABLE_TELEMETRY: '1',
     DISABLE_AUTOUPDATER: '1',
     CLAUDE_CODE_TMPDIR: cliTmp,
+    TMPDIR: sysTmp,
     CLAUDE_CONFIG_DIR: configDir,
   };
   return {
