@@ -59,7 +59,7 @@ describe('real Claude Code CLI: failures are classified', () => {
     }
   });
 
-  it('maps error_max_turns to max_turns and error_max_budget_usd to budget', async (t) => {
+  it('maps error_max_turns to max_turns, error_max_budget_usd to budget, an unknown session to cli_error', async (t) => {
     const server = await startTestServer(t, { env: rig.env });
     const work = rig.workDir('limits');
     const file = join(work, 'fixture.txt');
@@ -88,6 +88,19 @@ describe('real Claude Code CLI: failures are classified', () => {
     );
     assert.equal(budget.fault.code, 'downstream_failure');
     assert.equal(budget.reason, 'budget', budget.fault.detail);
+
+    // A session id the CLI has never seen: no API request, the CLI's own error is quoted.
+    const unknown = faultOf(
+      await server.call('consult', {
+        prompt: `resume ${tag('unknown')}`,
+        cwd: work,
+        session_id: '00000000-0000-4000-8000-000000000000',
+      }),
+    );
+    assert.equal(unknown.fault.code, 'downstream_failure');
+    assert.equal(unknown.reason, 'cli_error', unknown.fault.detail);
+    assert.match(unknown.fault.detail, /No conversation found/);
+    assert.equal(rig.requestsOf('unknown').length, 0);
   });
 });
 
@@ -166,6 +179,11 @@ describe('real Claude Code CLI: stopping a run kills its whole tree', () => {
       );
       const seen = await sleeping(server, pending);
       const result = await pending;
+      // Known src issue (see the report of the real-cli branch): on SIGTERM the CLI may abort
+      // its Bash tool, run one more turn with "Exit code 137" as the tool result, print a
+      // success envelope and exit 0; the host then returns that as `consult ok` after the
+      // deadline instead of a timeout.
+      assert.equal(result.isError, true, `a timeout, not: ${textOf(result)}`);
       const fault = faultOf(result);
       assert.equal(fault.fault.code, 'timeout', textOf(result));
       assert.ok(Date.now() - started < (timeoutS + 10) * 1000);
