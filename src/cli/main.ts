@@ -60,6 +60,7 @@ async function main(argv: readonly string[]): Promise<void> {
     config: config.value,
     version: pkg.version,
     workerFile: defaultWorkerFile(),
+    hostFile: fileURLToPath(import.meta.url),
     env: process.env,
     cwd: process.cwd(),
     stdin: process.stdin,

@@ -8,9 +8,10 @@ export type Admitted = { readonly kind: 'admitted'; readonly release: Release };
 export type AdmissionResult =
   | Admitted
   | { readonly kind: 'overloaded' }
-  | { readonly kind: 'aborted' };
+  | { readonly kind: 'aborted' }
+  | { readonly kind: 'closed' };
 
-type Waiter = { readonly grant: (release: Release) => void; readonly abort: () => void };
+type Waiter = { readonly grant: (release: Release) => void; readonly close: () => void };
 
 export class Admission {
   readonly #capacity: number;
@@ -53,7 +54,10 @@ export class Admission {
           signal.removeEventListener('abort', onAbort);
           resolve({ kind: 'admitted', release });
         },
-        abort: onAbort,
+        close: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve({ kind: 'closed' });
+        },
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
@@ -61,8 +65,8 @@ export class Admission {
   }
 
   /** Refuse everything that is still waiting (shutdown). */
-  abortQueued(): void {
-    for (const waiter of this.#queue.splice(0)) waiter.abort();
+  closeQueue(): void {
+    for (const waiter of this.#queue.splice(0)) waiter.close();
   }
 
   #releaser(): Release {

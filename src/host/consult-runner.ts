@@ -49,6 +49,8 @@ type Invocation = {
   turns: number;
   readonly startedAt: number;
   readonly progress: ProgressReporter | undefined;
+  readonly pidSlot: SharedArrayBuffer;
+  pool: WorkerPool | undefined;
 };
 
 type Attempt =
@@ -136,6 +138,16 @@ export class ConsultRunner {
     if (admitted.kind !== 'admitted') {
       if (gate.probe) supervisor.breaker.releaseProbe();
       if (admitted.kind === 'aborted') return { kind: 'cancelled', attempts: 0 };
+      if (admitted.kind === 'closed') {
+        return {
+          kind: 'fault',
+          fault: faults.transportFailure(
+            site('host'),
+            'the server is shutting down; the consult never started',
+          ),
+          attempts: 0,
+        };
+      }
       const retryAfterMs = 5000;
       return {
         kind: 'fault',
@@ -171,13 +183,34 @@ export class ConsultRunner {
         turns: 0,
         startedAt: clock.monotonicMs(),
         progress: call.progress,
+        pidSlot: new SharedArrayBuffer(4),
+        pool: undefined,
       };
       const attempt = await this.#attempt(call, inv, attempts);
+      if (inv.stop === 'drain_timeout') {
+        // Its pool was rolled out and the consult outlived the drain bound: it was stopped.
+        await registry.stop(inv.taskId, 'drain_timeout');
+        if (mayReplay(this.#deps.contract, attempts) && !this.#shuttingDown) {
+          this.#deps.onRetry(CONSULT_OPERATION);
+          continue;
+        }
+        const at: Site = {
+          generation: supervisor.generation,
+          stage: 'rollout',
+          operation: CONSULT_OPERATION,
+        };
+        const fault = faults.rolloutFailure(
+          at,
+          'the consult outlived the drain bound of a replaced worker pool and was stopped; re-issue it (or resume its session)',
+        );
+        return { kind: 'fault', fault: attempts > 1 ? markRetried(fault) : fault, attempts };
+      }
       if (attempt.kind === 'stopped' || attempt.kind === 'reply') {
         return this.#conclude(inv, attempt, attempts);
       }
       // The thread died with the consult in flight: its CLI may have run. Make sure it is gone.
       inv.state = 'outcome_unknown';
+      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
       await registry.stop(inv.taskId, 'thread_lost');
       registry.forget(inv.taskId);
       if (inv.stop === 'cancelled') return { kind: 'cancelled', attempts };
@@ -206,6 +239,7 @@ export class ConsultRunner {
   async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
     const pool = this.#deps.pool();
+    inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);
     const hardStop = new AbortController();
@@ -216,6 +250,7 @@ export class ConsultRunner {
     const requestStop = (reason: KillReason) => {
       if (inv.stop !== undefined || inv.state === 'completed') return;
       inv.stop = reason;
+      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
       void registry.stop(inv.taskId, reason);
       // A cancelled call frees its slot at once; the others wait for the worker's account.
       if (reason === 'cancelled') settleStopped?.(reason);
@@ -242,6 +277,7 @@ export class ConsultRunner {
             operation: CONSULT_OPERATION,
             request: call.request,
             crashAfterSpawn: this.#deps.takeCrashHook(CONSULT_OPERATION),
+            pidSlot: inv.pidSlot,
           },
           hardStop.signal,
         )
@@ -349,10 +385,17 @@ export class ConsultRunner {
     inv.progress?.event(event);
   }
 
+  /** Stop the consults still running on a replaced pool (its drain bound has passed). */
+  stopPool(pool: WorkerPool): void {
+    for (const [taskId, inv] of this.#active) {
+      if (inv.pool === pool) this.#stoppers.get(taskId)?.('drain_timeout');
+    }
+  }
+
   /** Refuse new consults and stop every running one (shutdown). */
   beginShutdown(): void {
     this.#shuttingDown = true;
-    this.#deps.admission.abortQueued();
+    this.#deps.admission.closeQueue();
     for (const stop of this.#stoppers.values()) stop('shutdown');
   }
 }

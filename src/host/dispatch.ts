@@ -131,8 +131,10 @@ export function createDispatcher(deps: DispatchDeps) {
         ...extra,
       });
       if (outcome.kind === 'cancelled') {
+        // The client cancelled: the SDK sends nothing for an aborted request, as MCP requires.
+        const fault = faults.cancelled(site, 'the consult was cancelled');
         return {
-          result: { content: [] },
+          result: faultResult(fault),
           outcome: 'cancelled',
           attempts: outcome.attempts,
           consult: record(null),

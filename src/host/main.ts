@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { createCatalog } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
+import { faults } from '../shared/fault.ts';
 import { claudeChildEnv } from '../worker/claude-cli.ts';
 import { Admission } from './admission.ts';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
@@ -12,18 +11,20 @@ import { createDispatcher } from './dispatch.ts';
 import { type HealthView, lifecycle, type TelemetryView } from './host-tools.ts';
 import type { Logger } from './log.ts';
 import { ProcessRegistry } from './process-registry.ts';
+import { PoolManager } from './rollout.ts';
 import { createSession } from './session.ts';
 import { SessionStore } from './session-store.ts';
 import { GuardedStdioTransport } from './stdio-transport.ts';
 import { Supervisor } from './supervisor.ts';
 import { Telemetry } from './telemetry.ts';
-import { WorkerPool } from './worker-pool.ts';
 
 /** Composition root of the stdio server: builds every part, connects, and owns shutdown. */
 export type ServerOptions = {
   readonly config: Config;
   readonly version: string;
   readonly workerFile: string;
+  /** The host bundle itself: a change is reported (it cannot be swapped in place). */
+  readonly hostFile: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly stdin: Readable;
@@ -53,10 +54,12 @@ export async function startServer(
   let draining = false;
 
   let runner: ConsultRunner | undefined;
-  const pool = new WorkerPool({
+  const pools = new PoolManager({
     workerFile: options.workerFile,
-    boot: { claudeBin, childEnv, build: fingerprint(options.workerFile) },
+    hostFile: options.hostFile,
+    boot: { claudeBin, childEnv },
     maxThreads: config.maxConcurrency,
+    log,
     onEvent: (event) => runner?.onWorkerEvent(event),
     onThreadLost: (loss) => {
       supervisor.threadLost();
@@ -64,13 +67,23 @@ export async function startServer(
         `worker thread lost (${loss.kind}): ${loss.message}; generation is now ${supervisor.generation}`,
       );
     },
+    onRolled: () => supervisor.rolled(),
+    onFailed: (detail) =>
+      supervisor.fault(
+        faults.rolloutFailure(
+          { generation: supervisor.generation, stage: 'rollout', operation: 'rollout' },
+          detail,
+        ),
+      ),
+    drainTimeoutMs: config.consultTimeoutS * 1000 + 10_000,
+    onDrainTimeout: async (pool) => runner?.stopPool(pool),
   });
   const admission = new Admission(config.maxConcurrency, config.maxQueue);
   let crashHookArmed = config.testHooks.crashOnceKey !== undefined;
   runner = new ConsultRunner({
     pool: () => {
       everStarted = true;
-      return pool;
+      return pools.current;
     },
     registry,
     supervisor,
@@ -111,15 +124,15 @@ export async function startServer(
       }),
       generation: supervisor.generation,
       uptime_ms: Math.round(now - startedAt),
-      threads: pool.threads,
+      threads: pools.threads,
       in_flight: admission.running,
       queued: admission.queued,
       max_concurrency: config.maxConcurrency,
       consecutive_failures: supervisor.consecutiveFailures,
       restart_count: supervisor.restartCount,
       circuit: { state: circuit, retry_after_ms: Math.round(supervisor.breaker.retryAfterMs(now)) },
-      rollout: 'stable',
-      host_code_changed: false,
+      rollout: pools.state,
+      host_code_changed: pools.hostCodeChanged,
       last_fault: supervisor.lastFault,
       claude,
       metrics: 'off',
@@ -147,8 +160,17 @@ export async function startServer(
     serverCwd: options.cwd,
     health,
     telemetryView,
-    onCallComplete: () => {},
+    onCallComplete: (record) => afterOperation(record.operation),
   });
+
+  // Test hook (SPEC §9): one forced rollout right after the first completion of an operation.
+  let forceRolloutArmed = config.testHooks.forceRolloutKey !== undefined;
+  function afterOperation(operation: string): void {
+    if (!forceRolloutArmed || operation !== config.testHooks.forceRolloutKey) return;
+    forceRolloutArmed = false;
+    void pools.rollout(true);
+  }
+
   const mcp = createSession({ version: options.version, catalog, callTool });
   mcp.server.oninitialized = probe;
 
@@ -168,7 +190,7 @@ export async function startServer(
       // Let stopped consults send their one response while stdout still works.
       const settleBy = clock.monotonicMs() + 1000;
       while (runner.inFlight > 0 && clock.monotonicMs() < settleBy) await sleep(10);
-      await pool.destroy().catch(() => {});
+      await pools.destroy();
       registry.killAllNow();
       clearTimeout(hard);
       options.exit(0);
@@ -179,21 +201,15 @@ export async function startServer(
   const transport = new GuardedStdioTransport(options.stdin, options.stdout, {
     onInputEnd: () => void shutdown('stdin closed'),
     onOutputBroken: () => void shutdown('stdout closed'),
+    onMessage: () => pools.check(),
     onResponse: (method, latencyMs, error) => {
-      if (method !== 'tools/call') telemetry.completeProtocol(method, latencyMs, error);
+      if (method === 'tools/call') return;
+      telemetry.completeProtocol(method, latencyMs, error);
+      afterOperation(method);
     },
   });
   await mcp.connect(transport);
   return { shutdown };
-}
-
-/** Identifies the worker bundle's content (rollout compares it; full consult detail shows it). */
-export function fingerprint(file: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
-  } catch {
-    return 'unknown';
-  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

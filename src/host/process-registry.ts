@@ -2,6 +2,7 @@ import {
   groupAlive,
   KILL_GRACE_MS,
   memberAlive,
+  readStat,
   signalGroup,
   signalMembers,
   snapshotDescendants,
@@ -45,6 +46,12 @@ export class ProcessRegistry {
     trees.set(pgid, { leader, members: new Map([[key(leader), leader]]) });
     const reason = this.#stopping.get(taskId);
     if (reason !== undefined) void this.#kill(trees.get(pgid) as Tree, reason, this.#graceMs);
+  }
+
+  /** Register a leader read from the task's shared pid slot, unless its report already came. */
+  adopt(taskId: number, pgid: number): void {
+    if (pgid <= 0 || this.#tasks.get(taskId)?.has(pgid)) return;
+    this.add(taskId, pgid, readStat(String(pgid))?.start ?? '');
   }
 
   addMembers(taskId: number, members: readonly TreeMember[]): void {

@@ -20,6 +20,8 @@ export type TransportHooks = {
   readonly onInputEnd: () => void;
   /** stdout can no longer be written (client gone). */
   readonly onOutputBroken: () => void;
+  /** Any inbound frame arrived (the rollout check runs after each message). */
+  readonly onMessage?: () => void;
   /** A request's response was written (for per-method latency of non-tool methods). */
   readonly onResponse?: (method: string, latencyMs: number, error: boolean) => void;
 };
@@ -113,6 +115,7 @@ export class GuardedStdioTransport implements Transport {
   }
 
   #onData(chunk: Buffer): void {
+    this.#hooks.onMessage?.();
     let start = 0;
     let newline = chunk.indexOf(0x0a, start);
     while (newline !== -1) {

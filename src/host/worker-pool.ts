@@ -21,6 +21,8 @@ export type WorkerPoolOptions = {
   readonly boot: WorkerBoot;
   readonly maxThreads: number;
   readonly idleTimeoutMs?: number;
+  /** A runaway thread dies alone (ERR_WORKER_OUT_OF_MEMORY) instead of taking the host with it. */
+  readonly maxHeapMb?: number;
   readonly onEvent: (event: WorkerEvent) => void;
   readonly onThreadLost: (loss: ThreadLoss) => void;
 };
@@ -51,6 +53,7 @@ export class WorkerPool {
       stricterFIFO: true,
       workerData: options.boot,
       recordTiming: false,
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 512 },
     });
     this.#pool.on('message', (message: unknown) => {
       if (isWorkerEvent(message)) options.onEvent(message);

@@ -36,6 +36,8 @@ export type SpawnOptions = {
   readonly stdinText: string;
   /** A file descriptor to write stdout to instead of a pipe. */
   readonly stdoutFd?: number;
+  /** Called synchronously as soon as the process exists, before anything else can happen. */
+  readonly onPid?: (pid: number) => void;
 };
 
 /** How long to wait for output streams after the leader exits (a stray holder may keep them open). */
@@ -55,6 +57,7 @@ export function spawnInGroup(
       stdio: ['pipe', options.stdoutFd ?? 'pipe', 'pipe'],
       windowsHide: true,
     });
+    if (child.pid !== undefined) options.onPid?.(child.pid);
     child.once('error', (error: NodeJS.ErrnoException) => {
       resolve({ ok: false, failure: { code: error.code ?? 'UNKNOWN', message: error.message } });
     });

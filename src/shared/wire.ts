@@ -35,6 +35,11 @@ export type ConsultTask = {
   readonly request: ConsultRequest;
   /** Test hook: end this thread right after the CLI has started. */
   readonly crashAfterSpawn: boolean;
+  /**
+   * One Int32 the worker sets to the CLI's pid the moment it exists. Shared memory survives the
+   * thread: a message posted just before a crash can be lost, this cannot.
+   */
+  readonly pidSlot: SharedArrayBuffer;
 };
 
 /** Readiness probe for a freshly built pool. */

@@ -40,6 +40,7 @@ export async function runConsult(
       env: boot.childEnv,
       stdinText: task.request.prompt,
       stdoutFd: output.fd,
+      onPid: (pid) => Atomics.store(new Int32Array(task.pidSlot), 0, pid),
     });
     output.closeWriteEnd();
     if (!spawned.ok) {

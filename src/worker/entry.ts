@@ -14,6 +14,10 @@ import { runConsult } from './consult.ts';
  */
 const boot = workerData as WorkerBoot;
 
+// A thread's stdout is the host's stdout, which carries only MCP frames: anything printed here
+// (by us or a dependency) goes to stderr instead.
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
 const post = (event: WorkerEvent): void => parentPort?.postMessage(event);
 
 /** Test hook (SPEC §6.5): end this thread abruptly, as a crash would. */

@@ -113,6 +113,10 @@ describe('consult with the fake CLI', () => {
     assert.equal(response.length, 250_000);
     assert.ok(response.startsWith('00000000 x'));
     assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent);
+    const porcelain = textOf(
+      await server.call('consult', { prompt: fake({ result_bytes: 250_000 }) }),
+    );
+    assert.ok(porcelain.endsWith(`\nresponse:\n${response}`), 'porcelain carries the whole answer');
   });
 
   it('reports permission denials', async (t) => {

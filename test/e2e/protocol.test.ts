@@ -52,6 +52,28 @@ describe('MCP surface over stdio', () => {
       tools.map((tool) => tool.name),
       ['consult', 'health_snapshot', 'telemetry_snapshot'],
     );
+    const annotations = tools.map((tool) => (tool as { annotations?: unknown }).annotations);
+    assert.deepEqual(annotations[0], {
+      title: 'Consult Claude Code',
+      readOnlyHint: true,
+      destructiveHint: false,
+      openWorldHint: true,
+      phoneOpus: { dispatch: 'worker', replayContract: 'never_replay' },
+    });
+    assert.deepEqual((annotations[1] as { phoneOpus: unknown }).phoneOpus, {
+      dispatch: 'host',
+      replayContract: 'convergent',
+    });
+    for (const tool of tools as unknown as { inputSchema: Record<string, unknown> }[]) {
+      assert.equal(tool.inputSchema['additionalProperties'], false);
+      const properties = tool.inputSchema['properties'] as Record<string, unknown>;
+      assert.deepEqual(properties['render'], {
+        type: 'string',
+        enum: ['porcelain', 'json'],
+        description: 'Output rendering. Defaults to porcelain for model-friendly summaries.',
+      });
+      assert.ok('detail' in properties);
+    }
   });
 
   it('answers bad frames with JSON-RPC errors and keeps serving', async (t) => {

@@ -50,7 +50,7 @@ export type FakeRun = {
 
 export async function startTestServer(
   t: TestContext,
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; bin?: string } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'phone-opus-test-'));
   const stateDir = join(dir, 'state');
@@ -68,7 +68,7 @@ export async function startTestServer(
   };
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [BIN],
+    args: [options.bin ?? BIN],
     env,
     cwd: options.cwd ?? dir,
     stderr: 'pipe',
