@@ -186,7 +186,7 @@ describe('real Claude Code CLI: stopping a run kills its whole tree', () => {
       );
       const seen = await sleeping(server, pending);
       const result = await pending;
-      // Known src issue (see the report of the real-cli branch): on SIGTERM the CLI may abort
+      // Known src issue (deterministic twin: stop-race.test.ts): on SIGTERM the CLI may abort
       // its Bash tool, run one more turn with "Exit code 137" as the tool result, print a
       // success envelope and exit 0; the host then returns that as `consult ok` after the
       // deadline instead of a timeout.

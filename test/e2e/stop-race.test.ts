@@ -10,9 +10,9 @@ const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(
  * and exit 0. The fake CLI does that deterministically with `answer_on_sigterm`.
  */
 describe('a stop that makes the CLI answer', () => {
-  it('is still a timeout: an answer produced after the deadline because of the stop is not a success', {
-    todo: 'src/host/consult-runner.ts #conclude accepts any ok reply that arrives after a stop',
-  }, async (t) => {
+  // Fails until src/host/consult-runner.ts #conclude stops accepting an ok reply from a turn
+  // that began after the stop (see the realcli branch report for the patch).
+  it('is still a timeout: an answer produced after the deadline because of the stop is not a success', async (t) => {
     const server = await startTestServer(t);
     const result = await server.call('consult', {
       prompt: fake({
