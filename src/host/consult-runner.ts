@@ -291,9 +291,10 @@ export class ConsultRunner {
         // The worker may still answer; whatever it says, this call is over.
         void running.then(() => registry.forget(inv.taskId));
         registry.poison(inv.taskId, result.reason);
-      } else {
+      } else if (result.kind === 'reply') {
         registry.forget(inv.taskId);
       }
+      // 'lost': the caller kills the dead thread's tree first, then forgets the task.
       return result;
     } finally {
       clearTimeout(timer);

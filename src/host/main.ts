@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createCatalog } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
@@ -7,9 +8,11 @@ import { Admission } from './admission.ts';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ConsultRunner } from './consult-runner.ts';
-import { createDispatcher } from './dispatch.ts';
+import { type CallRecord, createDispatcher } from './dispatch.ts';
 import { type HealthView, lifecycle, type TelemetryView } from './host-tools.ts';
+import { JsonlWriter } from './jsonl-writer.ts';
 import type { Logger } from './log.ts';
+import { MetricsController } from './metrics-controller.ts';
 import { ProcessRegistry } from './process-registry.ts';
 import { PoolManager } from './rollout.ts';
 import { createSession } from './session.ts';
@@ -17,6 +20,7 @@ import { SessionStore } from './session-store.ts';
 import { GuardedStdioTransport } from './stdio-transport.ts';
 import { Supervisor } from './supervisor.ts';
 import { Telemetry } from './telemetry.ts';
+import { telemetryLine } from './telemetry-log.ts';
 
 /** Composition root of the stdio server: builds every part, connects, and owns shutdown. */
 export type ServerOptions = {
@@ -34,6 +38,12 @@ export type ServerOptions = {
   readonly clock?: Clock;
 };
 
+/**
+ * Metrics start once the MCP handshake is done, so that loading prom-client never delays
+ * `initialize`; a client that never finishes the handshake gets them after this delay.
+ */
+const METRICS_START_FALLBACK_MS = 1000;
+
 /** Shutdown must finish within 5 s (SPEC §6.6); this leaves margin for the exit itself. */
 const SHUTDOWN_HARD_MS = 4500;
 const SHUTDOWN_KILL_GRACE_MS = 2000;
@@ -47,7 +57,7 @@ export async function startServer(
   const catalog = createCatalog(config);
   const telemetry = new Telemetry();
   const supervisor = new Supervisor(clock);
-  const registry = new ProcessRegistry();
+  const registry = new ProcessRegistry((reason) => metrics.childKilled(reason));
   const childEnv = claudeChildEnv(options.env);
   const claudeBin = config.claudeBin ?? DEFAULT_CLAUDE_BIN;
   let everStarted = false;
@@ -98,6 +108,8 @@ export async function startServer(
     onRetry: (operation) => telemetry.retry(operation),
   });
   const sessions = new SessionStore(config.stateDir, log);
+  const callLog = new JsonlWriter({ path: join(config.stateDir, 'mcp', 'telemetry.jsonl'), log });
+  callLog.open();
 
   let claude: ClaudeInfo | null = null;
   const probe = () => {
@@ -135,9 +147,35 @@ export async function startServer(
       host_code_changed: pools.hostCodeChanged,
       last_fault: supervisor.lastFault,
       claude,
-      metrics: 'off',
-      telemetry_log: 'off',
+      metrics: metrics.status,
+      telemetry_log: callLog.status,
     };
+  };
+  const metrics = new MetricsController({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    stateDir: config.stateDir,
+    cwd: options.cwd,
+    pid: process.pid,
+    health,
+    log,
+    sources: {
+      version: options.version,
+      inFlight: () => admission.running,
+      queued: () => admission.queued,
+      generation: () => supervisor.generation,
+      restarts: () => supervisor.restartCount,
+      replays: () => telemetry.totals.retries,
+      claudeVersion: () => claude?.version ?? null,
+    },
+  });
+  const onCallComplete = (record: CallRecord): void => {
+    callLog.write(telemetryLine(record, { nowMs: clock.nowMs(), logPrompts: config.logPrompts }));
+    metrics.request(record.operation, record.outcome, record.latency_ms);
+    if (record.consult !== undefined && record.outcome === 'ok') {
+      metrics.consultUsage(record.consult.model, record.consult.cost_usd, record.consult.usage);
+    }
+    afterOperation(record.operation);
   };
   const telemetryView = (): TelemetryView => ({
     uptime_ms: Math.round(clock.monotonicMs() - startedAt),
@@ -160,7 +198,7 @@ export async function startServer(
     serverCwd: options.cwd,
     health,
     telemetryView,
-    onCallComplete: (record) => afterOperation(record.operation),
+    onCallComplete,
   });
 
   // Test hook (SPEC §9): one forced rollout right after the first completion of an operation.
@@ -172,7 +210,19 @@ export async function startServer(
   }
 
   const mcp = createSession({ version: options.version, catalog, callTool });
-  mcp.server.oninitialized = probe;
+  mcp.server.oninitialized = () => {
+    probe();
+    void metrics.start();
+  };
+  if (config.metricsPort !== undefined) {
+    setTimeout(() => void metrics.start(), METRICS_START_FALLBACK_MS).unref();
+  }
+  // Last resort (uncaught exception, hard exit): no stale discovery file, log on disk.
+  process.once('exit', () => {
+    registry.killAllNow(); // no CLI outlives the server, however it ends
+    metrics.removeDiscoverySync();
+    callLog.close();
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -192,6 +242,8 @@ export async function startServer(
       while (runner.inFlight > 0 && clock.monotonicMs() < settleBy) await sleep(10);
       await pools.destroy();
       registry.killAllNow();
+      callLog.close();
+      await metrics.close().catch(() => {});
       clearTimeout(hard);
       options.exit(0);
     })();
@@ -205,11 +257,31 @@ export async function startServer(
     onResponse: (method, latencyMs, error) => {
       if (method === 'tools/call') return;
       telemetry.completeProtocol(method, latencyMs, error);
+      metrics.request(protocolMethod(method), error ? 'error' : 'ok', latencyMs);
       afterOperation(method);
     },
   });
   await mcp.connect(transport);
   return { shutdown };
 }
+
+/** MCP request methods; anything else a client sends is counted as `other` (bounded labels). */
+const PROTOCOL_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'logging/setLevel',
+  'completion/complete',
+]);
+
+export const protocolMethod = (method: string): string =>
+  PROTOCOL_METHODS.has(method) ? method : 'other';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

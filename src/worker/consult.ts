@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { faults, type Site } from '../shared/fault.ts';
 import {
+  groupAlive,
+  memberAlive,
   readStat,
   signalGroup,
   signalMembers,
@@ -19,6 +21,8 @@ const MAX_STDERR_CHARS = 64 * 1024;
 const READ_EVERY_MS = 100;
 /** How often the CLI's process tree is scanned (its Bash tool uses sessions of its own). */
 const SCAN_EVERY_TICKS = 5;
+/** How long to wait for SIGKILLed strays to disappear after the CLI exits. */
+const SWEEP_WAIT_MS = 1000;
 
 /**
  * Run one consult: spawn the CLI in its own group, report the group to the host at once,
@@ -78,9 +82,14 @@ export async function runConsult(
     }, READ_EVERY_MS);
     const exit = await child.done;
     clearInterval(timer);
-    // The leader is gone; sweep anything it left behind before saying so.
-    signalMembers([...members.values()], 'SIGKILL');
+    // The leader is gone; sweep anything it left behind, and see it gone, before saying so.
+    const strays = [...members.values()];
+    signalMembers(strays, 'SIGKILL');
     signalGroup(child.pid, 'SIGKILL');
+    const sweptBy = performance.now() + SWEEP_WAIT_MS;
+    while ((groupAlive(child.pid) || strays.some(memberAlive)) && performance.now() < sweptBy) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     post({ type: 'reaped', taskId: task.taskId, pgid: child.pid });
     await reading;
     reader.push(await output.readNew());

@@ -1,0 +1,306 @@
+import {
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { DEFAULT_CLAUDE_BIN, resolveExecutable } from '../host/claude-probe.ts';
+import { ENV, readConfig } from '../shared/config.ts';
+import { binScript } from './paths.ts';
+
+/**
+ * `phone-opus init --client <name> [--write]` (SPEC §2): the exact snippet that adds this
+ * server to an MCP client. The snippet alone goes to stdout (so it can be piped); where it
+ * goes and client-specific advice go to stderr. `--write` merges it into the client's config
+ * file without touching other servers, and refuses rather than overwrite a different entry.
+ */
+export const CLIENTS = ['claude-code', 'codex', 'cursor', 'claude-desktop'] as const;
+export type ClientName = (typeof CLIENTS)[number];
+export const isClient = (value: string): value is ClientName =>
+  (CLIENTS as readonly string[]).includes(value);
+
+export const SERVER_KEY = 'phone_opus';
+/** Codex waits this long for the server's `initialize` answer. */
+const STARTUP_TIMEOUT_S = 20;
+/** The client's tool timeout exceeds the consult timeout, so that phone-opus answers first. */
+const TOOL_TIMEOUT_MARGIN_S = 60;
+
+export type InitIo = {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly platform: NodeJS.Platform;
+  readonly out: (text: string) => void;
+  readonly err: (line: string) => void;
+};
+
+type Launch = {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+};
+
+/** GUI apps do not inherit the shell's PATH: they get absolute paths only. */
+const isGui = (client: ClientName) => client === 'cursor' || client === 'claude-desktop';
+
+export async function runInit(
+  options: { client: ClientName; write: boolean },
+  io: InitIo,
+): Promise<number> {
+  const config = readConfig(io.env, io.cwd);
+  if (!config.ok) {
+    io.err(`phone-opus: invalid configuration: ${config.error}`);
+    return 2;
+  }
+  const { client } = options;
+  const launch = await launchFor(client, config.value.claudeBin, io);
+  const toolTimeoutS = config.value.consultTimeoutS + TOOL_TIMEOUT_MARGIN_S;
+  const target = configFile(client, io);
+  const snippet =
+    client === 'codex'
+      ? codexToml(launch, toolTimeoutS)
+      : `${JSON.stringify(jsonConfig(client, launch), null, 2)}\n`;
+
+  if (!options.write) {
+    io.out(snippet);
+    io.err(`# ${client}: add this to ${target} (or run with --write to do it)`);
+    for (const note of notes(client, launch, toolTimeoutS, io)) io.err(`# ${note}`);
+    return 0;
+  }
+  const written =
+    client === 'codex'
+      ? writeToml(target, snippet)
+      : writeJson(target, jsonConfig(client, launch).mcpServers[SERVER_KEY]);
+  if (written.kind === 'refused') {
+    io.err(`phone-opus: ${written.reason}`);
+    return 1;
+  }
+  io.out(
+    written.kind === 'unchanged'
+      ? `${target} already has this ${SERVER_KEY} server; nothing to do\n`
+      : `added the ${SERVER_KEY} server to ${target}\n`,
+  );
+  for (const note of notes(client, launch, toolTimeoutS, io)) io.err(`# ${note}`);
+  return 0;
+}
+
+/** `phone-opus` when PATH finds this very package (terminal clients), else node + the script. */
+async function launchFor(
+  client: ClientName,
+  claudeBin: string | undefined,
+  io: InitIo,
+): Promise<Launch> {
+  const script = binScript();
+  const env: Record<string, string> = {};
+  if (isGui(client)) {
+    const claude = await resolveExecutable(claudeBin ?? DEFAULT_CLAUDE_BIN, io.env, io.cwd);
+    if (claude.ok) env[ENV.claudeBin] = claude.path;
+  } else {
+    const onPath = await resolveExecutable('phone-opus', io.env, io.cwd);
+    if (onPath.ok && sameFile(onPath.path, script)) return { command: 'phone-opus', args: [], env };
+  }
+  return { command: process.execPath, args: [script], env };
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+type ServerEntry = Record<string, unknown>;
+
+function jsonConfig(
+  client: ClientName,
+  launch: Launch,
+): { mcpServers: Record<string, ServerEntry> } {
+  const entry: ServerEntry = {
+    ...(client === 'claude-code' ? { type: 'stdio' } : {}),
+    command: launch.command,
+    args: [...launch.args],
+    ...(Object.keys(launch.env).length === 0 ? {} : { env: { ...launch.env } }),
+  };
+  return { mcpServers: { [SERVER_KEY]: entry } };
+}
+
+/** TOML basic strings accept JSON's escapes, so JSON.stringify quotes them correctly. */
+function codexToml(launch: Launch, toolTimeoutS: number): string {
+  const lines = [
+    `[mcp_servers.${SERVER_KEY}]`,
+    `command = ${JSON.stringify(launch.command)}`,
+    `args = [${launch.args.map((a) => JSON.stringify(a)).join(', ')}]`,
+    `startup_timeout_sec = ${STARTUP_TIMEOUT_S}`,
+    `tool_timeout_sec = ${toolTimeoutS}`,
+  ];
+  const env = Object.entries(launch.env);
+  if (env.length > 0) {
+    lines.push('', `[mcp_servers.${SERVER_KEY}.env]`);
+    for (const [key, value] of env) lines.push(`${key} = ${JSON.stringify(value)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function configFile(
+  client: ClientName,
+  io: Pick<InitIo, 'env' | 'cwd' | 'platform'>,
+): string {
+  const home = io.env['HOME'] ?? homedir();
+  switch (client) {
+    case 'claude-code':
+      return join(io.cwd, '.mcp.json');
+    case 'codex':
+      return join(io.env['CODEX_HOME'] ?? join(home, '.codex'), 'config.toml');
+    case 'cursor':
+      return join(home, '.cursor', 'mcp.json');
+    case 'claude-desktop':
+      if (io.platform === 'darwin')
+        return join(home, 'Library', 'Application Support', 'Claude', 'claude_desktop_config.json');
+      if (io.platform === 'win32')
+        return join(
+          io.env['APPDATA'] ?? join(home, 'AppData', 'Roaming'),
+          'Claude',
+          'claude_desktop_config.json',
+        );
+      return join(
+        io.env['XDG_CONFIG_HOME'] ?? join(home, '.config'),
+        'Claude',
+        'claude_desktop_config.json',
+      );
+  }
+}
+
+function notes(client: ClientName, launch: Launch, toolTimeoutS: number, io: InitIo): string[] {
+  const out: string[] = [];
+  const quoted = [launch.command, ...launch.args].map(shellQuote).join(' ');
+  if (client === 'claude-code') {
+    out.push(`or, for every project: claude mcp add --scope user ${SERVER_KEY} -- ${quoted}`);
+    out.push(
+      `consults can run ${toolTimeoutS - TOOL_TIMEOUT_MARGIN_S} s: start Claude Code with MCP_TOOL_TIMEOUT=${toolTimeoutS * 1000} so it waits for them`,
+    );
+  }
+  if (client === 'codex' && io.env['ANTHROPIC_API_KEY'] !== undefined) {
+    out.push(
+      'Codex passes few environment variables to MCP servers: if Claude Code logs in with ANTHROPIC_API_KEY, add env_vars = ["ANTHROPIC_API_KEY"] to the table',
+    );
+  }
+  if (isGui(client)) {
+    if (launch.env[ENV.claudeBin] === undefined)
+      out.push(
+        `the Claude CLI was not found: add "env": {"${ENV.claudeBin}": "/path/to/claude"} to the entry (apps started from the desktop do not see your shell's PATH)`,
+      );
+    out.push(`restart ${client === 'cursor' ? 'Cursor' : 'Claude Desktop'} to load the server`);
+  }
+  return out;
+}
+
+const shellQuote = (word: string) =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+
+type WriteResult =
+  | { readonly kind: 'written' }
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'refused'; readonly reason: string };
+
+function readIfPresent(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Merge `mcpServers.phone_opus` into a JSON config, keeping everything else as it was. */
+function writeJson(path: string, entry: ServerEntry | undefined): WriteResult {
+  const text = readIfPresent(path);
+  let root: Record<string, unknown> = {};
+  if (text !== undefined && text.trim() !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      return {
+        kind: 'refused',
+        reason: `${path} is not valid JSON (${(error as Error).message}); fix it, or add the snippet by hand`,
+      };
+    }
+    if (!isObject(parsed))
+      return {
+        kind: 'refused',
+        reason: `${path} does not hold a JSON object; add the snippet by hand`,
+      };
+    root = parsed;
+  }
+  const servers = root['mcpServers'] ?? {};
+  if (!isObject(servers))
+    return {
+      kind: 'refused',
+      reason: `${path}: "mcpServers" is not an object; add the snippet by hand`,
+    };
+  if (SERVER_KEY in servers) {
+    if (isDeepStrictEqual(servers[SERVER_KEY], entry)) return { kind: 'unchanged' };
+    return {
+      kind: 'refused',
+      reason: `${path} already has a different "${SERVER_KEY}" server; edit or remove it, then run this again`,
+    };
+  }
+  root['mcpServers'] = { ...servers, [SERVER_KEY]: entry };
+  replaceFile(path, `${JSON.stringify(root, null, 2)}\n`);
+  return { kind: 'written' };
+}
+
+/** Append the table to a TOML config; refuse if the server is already defined there. */
+function writeToml(path: string, table: string): WriteResult {
+  const text = readIfPresent(path) ?? '';
+  if (definesTomlServer(text, SERVER_KEY)) {
+    return {
+      kind: 'refused',
+      reason: `${path} already defines mcp_servers.${SERVER_KEY}; edit or remove it, then run this again`,
+    };
+  }
+  const separator =
+    text === '' ? '' : text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+  replaceFile(path, `${text}${separator}${table}`);
+  return { kind: 'written' };
+}
+
+/** `[mcp_servers.NAME]` (or `."NAME"`), `[mcp_servers.NAME.env]`, or `NAME = …` under `[mcp_servers]`. */
+export function definesTomlServer(text: string, name: string): boolean {
+  const key = `(?:${name}|"${name}"|'${name}')`;
+  let table = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const header = /^\[\s*([^\]]+?)\s*\]/.exec(line);
+    if (header !== null && !line.startsWith('[[')) {
+      table = header[1] ?? '';
+      if (new RegExp(`^mcp_servers\\s*\\.\\s*${key}(\\s*\\.|$)`).test(table)) return true;
+      continue;
+    }
+    if (table === 'mcp_servers' && new RegExp(`^${key}\\s*[.=]`).test(line)) return true;
+    if (table === '' && new RegExp(`^mcp_servers\\s*\\.\\s*${key}\\s*[.=]`).test(line)) return true;
+  }
+  return false;
+}
+
+/** Atomic replace that keeps the file's permissions (configs may hold secrets). */
+function replaceFile(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  let mode = 0o600;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    // new file
+  }
+  const temp = `${path}.phone-opus-${process.pid}.tmp`;
+  writeFileSync(temp, content, { mode });
+  renameSync(temp, path);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
