@@ -199,7 +199,8 @@ describe('real Claude Code CLI: stopping a run kills its whole tree', () => {
         continue;
       }
       assert.match(fault.hint?.session_id ?? '', /^[0-9a-f-]{36}$/);
-      assert.equal(fault.hint?.num_turns, 1);
+      // 1, or 2 when the CLI squeezed in its post-SIGTERM turn (it is in the session then).
+      assert.ok([1, 2].includes(fault.hint?.num_turns ?? 0), textOf(result));
       await assertNoSleepLeft(server);
       return;
     }
