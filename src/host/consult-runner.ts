@@ -66,7 +66,7 @@ type Attempt =
   | { readonly kind: 'stopped'; readonly reason: KillReason };
 
 export type RunnerDeps = {
-  readonly pool: () => WorkerPool;
+  readonly pool: () => Promise<WorkerPool>;
   readonly registry: ProcessRegistry;
   readonly supervisor: Supervisor;
   readonly admission: Admission;
@@ -246,7 +246,7 @@ export class ConsultRunner {
 
   async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
-    const pool = this.#deps.pool();
+    const pool = await this.#deps.pool();
     inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);
