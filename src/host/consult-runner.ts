@@ -1,4 +1,5 @@
 import { type FaultRecord, faults, markRetried, type Site } from '../shared/fault.ts';
+import { processRunning } from '../shared/process-tree.ts';
 import { mayReplay, type ReplayContract } from '../shared/replay.ts';
 import type {
   ConsultReply,
@@ -51,6 +52,12 @@ type Invocation = {
   readonly progress: ProgressReporter | undefined;
   readonly pidSlot: SharedArrayBuffer;
   pool: WorkerPool | undefined;
+  /**
+   * Whether the CLI had already exited when the stop was requested. Only then may its answer
+   * stand: a CLI that is stopped while running may react by answering (the real one ends its
+   * tool, runs one more turn and exits 0), and that answer is the stop's doing.
+   */
+  exitedBeforeStop: boolean;
 };
 
 type Attempt =
@@ -59,7 +66,7 @@ type Attempt =
   | { readonly kind: 'stopped'; readonly reason: KillReason };
 
 export type RunnerDeps = {
-  readonly pool: () => WorkerPool;
+  readonly pool: () => Promise<WorkerPool>;
   readonly registry: ProcessRegistry;
   readonly supervisor: Supervisor;
   readonly admission: Admission;
@@ -185,6 +192,7 @@ export class ConsultRunner {
         progress: call.progress,
         pidSlot: new SharedArrayBuffer(4),
         pool: undefined,
+        exitedBeforeStop: false,
       };
       const attempt = await this.#attempt(call, inv, attempts);
       if (inv.stop === 'drain_timeout') {
@@ -238,7 +246,7 @@ export class ConsultRunner {
 
   async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
-    const pool = this.#deps.pool();
+    const pool = await this.#deps.pool();
     inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);
@@ -250,7 +258,9 @@ export class ConsultRunner {
     const requestStop = (reason: KillReason) => {
       if (inv.stop !== undefined || inv.state === 'completed') return;
       inv.stop = reason;
-      registry.adopt(inv.taskId, Atomics.load(new Int32Array(inv.pidSlot), 0));
+      const pid = Atomics.load(new Int32Array(inv.pidSlot), 0);
+      inv.exitedBeforeStop = pid > 0 && !processRunning(pid);
+      registry.adopt(inv.taskId, pid);
       void registry.stop(inv.taskId, reason);
       // A cancelled call frees its slot at once; the others wait for the worker's account.
       if (reason === 'cancelled') settleStopped?.(reason);
@@ -313,8 +323,12 @@ export class ConsultRunner {
       stage: 'host',
       operation: CONSULT_OPERATION,
     };
-    if (attempt.kind === 'reply' && attempt.reply.status === 'ok') {
-      // Finished at the same instant as a stop: a finished answer is never thrown away.
+    if (
+      attempt.kind === 'reply' &&
+      attempt.reply.status === 'ok' &&
+      (inv.stop === undefined || inv.exitedBeforeStop)
+    ) {
+      // Finished before the stop came (the same instant as the timer): the answer stands.
       supervisor.recovered();
       return { kind: 'ok', value: attempt.reply.value, generation: attempt.generation, attempts };
     }

@@ -93,7 +93,7 @@ export async function startServer(
   runner = new ConsultRunner({
     pool: () => {
       everStarted = true;
-      return pools.current;
+      return pools.current();
     },
     registry,
     supervisor,
@@ -210,7 +210,7 @@ export async function startServer(
   }
 
   const mcp = createSession({ version: options.version, catalog, callTool });
-  mcp.server.oninitialized = () => {
+  mcp.oninitialized = () => {
     probe();
     void metrics.start();
   };

@@ -116,9 +116,8 @@ export class ProcessRegistry {
       tree.members.set(key(member), member);
     const members = [...tree.members.values()];
     const alive = () => groupAlive(tree.leader.pgid) || members.some(memberAlive);
-    if (!alive()) return;
-    signalMembers(members, 'SIGTERM');
-    signalGroup(tree.leader.pgid, 'SIGTERM');
+    const signalled = signalMembers(members, 'SIGTERM') > 0;
+    if (!signalGroup(tree.leader.pgid, 'SIGTERM') && !signalled) return; // already gone
     this.#onKill(reason);
     const deadline = performance.now() + graceMs;
     while (alive() && performance.now() < deadline) await sleep(POLL_MS);

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { WorkerBoot, WorkerEvent } from '../shared/wire.ts';
 import type { RolloutState } from './host-tools.ts';
 import type { Logger } from './log.ts';
-import { type ThreadLoss, WorkerPool } from './worker-pool.ts';
+import { loadPiscina, type ThreadLoss, WorkerPool } from './worker-pool.ts';
 
 /**
  * Hot rollout of worker code (SPEC §9). After each message the host compares the worker
@@ -36,6 +36,8 @@ export type RolloutOptions = {
   readonly settleMs?: number;
 };
 
+const CHECK_EVERY_MS = 500;
+
 type Stamp = { size: number; mtimeMs: number; ino: number } | null;
 
 const stampOf = (file: string): Stamp => {
@@ -61,7 +63,9 @@ export function fingerprint(file: string): string {
 
 export class PoolManager {
   readonly #o: RolloutOptions;
-  #current: WorkerPool;
+  /** Built by the first consult (threads, and even piscina, are lazy). */
+  #current: WorkerPool | undefined;
+  #lastCheck = Number.NEGATIVE_INFINITY;
   readonly #draining = new Set<WorkerPool>();
   #state: RolloutState = 'stable';
   #workerStamp: Stamp;
@@ -77,10 +81,14 @@ export class PoolManager {
     this.#o = options;
     this.#workerStamp = stampOf(options.workerFile);
     this.#hostStamp = stampOf(options.hostFile);
-    this.#current = this.#createPool(fingerprint(options.workerFile));
   }
 
-  get current(): WorkerPool {
+  /** The pool new consults go to. */
+  async current(): Promise<WorkerPool> {
+    if (this.#current === undefined) {
+      await loadPiscina();
+      this.#current ??= this.#createPool(fingerprint(this.#o.workerFile));
+    }
     return this.#current;
   }
 
@@ -96,7 +104,7 @@ export class PoolManager {
   get threads(): { live: number; idle: number } {
     let live = 0;
     let idle = 0;
-    for (const pool of [this.#current, ...this.#draining]) {
+    for (const pool of this.#serving()) {
       const t = pool.threads;
       live += t.live;
       idle += t.idle;
@@ -108,9 +116,19 @@ export class PoolManager {
     return this.#draining.size;
   }
 
-  /** Called after each inbound message: two stat calls, nothing more unless something changed. */
+  #serving(): WorkerPool[] {
+    return this.#current === undefined ? [...this.#draining] : [this.#current, ...this.#draining];
+  }
+
+  /**
+   * Called after each inbound message: two stat calls, nothing more unless something changed,
+   * and at most every CHECK_EVERY_MS, so that a burst of messages does not stat on each one.
+   */
   check(): void {
     if (this.#closed) return;
+    const now = performance.now();
+    if (now - this.#lastCheck < CHECK_EVERY_MS) return;
+    this.#lastCheck = now;
     if (!this.#hostChanged && !sameStamp(stampOf(this.#o.hostFile), this.#hostStamp)) {
       this.#hostChanged = true;
       this.#o.log('the host bundle changed on disk; restart the server to run the new host code');
@@ -145,8 +163,9 @@ export class PoolManager {
   }
 
   async #roll(force: boolean): Promise<void> {
+    await loadPiscina();
     const build = fingerprint(this.#o.workerFile);
-    if (!force && (build === this.#current.build || build === this.#failedBuild)) {
+    if (!force && (build === this.#current?.build || build === this.#failedBuild)) {
       // Unchanged content (a touch), or the very candidate that already failed.
       this.#state = build === this.#failedBuild ? 'failed' : 'stable';
       return;
@@ -161,7 +180,7 @@ export class PoolManager {
       await candidate.destroy().catch(() => {});
       this.#failedBuild = build;
       this.#state = 'failed';
-      const detail = `worker rollout to build ${build} failed readiness: ${(error as Error).message}; build ${this.#current.build} stays in charge`;
+      const detail = `worker rollout to build ${build} failed readiness: ${(error as Error).message}; build ${this.#current?.build ?? '(none yet)'} stays in charge`;
       this.#o.log(detail);
       this.#o.onFailed(detail);
       return;
@@ -171,8 +190,8 @@ export class PoolManager {
     this.#failedBuild = undefined;
     this.#state = 'stable';
     this.#o.onRolled();
-    this.#o.log(`worker code rolled out: build ${old.build} → ${build}`);
-    void this.#drain(old);
+    this.#o.log(`worker code rolled out: build ${old?.build ?? '(none yet)'} → ${build}`);
+    if (old !== undefined) void this.#drain(old);
   }
 
   async #drain(pool: WorkerPool): Promise<void> {
@@ -208,6 +227,6 @@ export class PoolManager {
   async destroy(): Promise<void> {
     this.#closed = true;
     if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
-    await Promise.all([this.#current, ...this.#draining].map((p) => p.destroy().catch(() => {})));
+    await Promise.all(this.#serving().map((p) => p.destroy().catch(() => {})));
   }
 }

@@ -1,4 +1,4 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
   type CallToolResult,
@@ -22,15 +22,14 @@ export function createSession(options: {
   version: string;
   catalog: Catalog;
   callTool: CallTool;
-}): McpServer {
-  const mcp = new McpServer(
+}): Server {
+  // The low-level Server, not McpServer: McpServer's tool registry takes only zod schemas (we
+  // validate with valibot), would announce listChanged although the catalog is fixed per
+  // process, and loading it costs ~25 ms of every start (server/mcp.js, zod-to-json-schema).
+  const server = new Server(
     { name: SERVER_NAME, version: options.version },
-    { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS },
   );
-  const server = mcp.server;
-  // Declared here rather than in the constructor, where McpServer would install its own
-  // zod-based tool handlers and announce listChanged: the catalog is fixed per process.
-  server.registerCapabilities({ tools: { listChanged: false } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: [...options.catalog.published],
   }));
@@ -43,5 +42,5 @@ export function createSession(options: {
         extra.sendNotification({ method: 'notifications/progress', params }),
     }),
   );
-  return mcp;
+  return server;
 }

@@ -1,4 +1,4 @@
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type {
   ConsultReply,
   ConsultTask,
@@ -27,6 +27,13 @@ export type WorkerPoolOptions = {
   readonly onThreadLost: (loss: ThreadLoss) => void;
 };
 
+let PiscinaClass: typeof Piscina | undefined;
+
+/** piscina costs ~40 ms to load: the first consult pays it, never the server's start-up. */
+export async function loadPiscina(): Promise<void> {
+  PiscinaClass ??= (await import('piscina')).Piscina;
+}
+
 export class ThreadLostError extends Error {
   override readonly name = 'ThreadLostError';
   readonly code = 'PHONE_OPUS_THREAD_LOST';
@@ -42,7 +49,9 @@ export class WorkerPool {
   constructor(options: WorkerPoolOptions) {
     this.build = options.boot.build;
     this.#onThreadLost = options.onThreadLost;
-    this.#pool = new Piscina({
+    if (PiscinaClass === undefined)
+      throw new Error('loadPiscina() must run before a pool is built');
+    this.#pool = new PiscinaClass({
       filename: options.workerFile,
       minThreads: 0,
       maxThreads: options.maxThreads,

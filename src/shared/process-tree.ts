@@ -195,6 +195,11 @@ function ownGroup(): number {
   return ownGroupId;
 }
 
+/** Is this process running (not gone, not a zombie)? */
+export function processRunning(pid: number): boolean {
+  return live(readStat(String(pid)));
+}
+
 /** Is this exact process (same pid and start time) still alive? */
 export function memberAlive(member: TreeMember): boolean {
   const stat = readStat(String(member.pid));

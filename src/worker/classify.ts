@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { type DownstreamReason, type FaultRecord, faults, type Site } from '../shared/fault.ts';
 import type { ExitReport } from '../shared/process-tree.ts';
 import type { ConsultSuccess } from '../shared/wire.ts';
@@ -121,10 +122,14 @@ function cliMessage(exit: ExitReport, stderr: string, junk: string): string {
 }
 
 function describeExit(exit: ExitReport): string {
-  return exit.signal !== null
-    ? `was killed by ${exit.signal}`
-    : `exited with status ${exit.exitCode}`;
+  if (exit.signal !== null) return `was killed by ${exit.signal}`;
+  // The CLI catches signals and exits with 128 + the signal number.
+  const code = exit.exitCode ?? 0;
+  const signal = code > 128 ? SIGNAL_NAMES.get(code - 128) : undefined;
+  return `exited with status ${exit.exitCode}${signal === undefined ? '' : ` (${signal})`}`;
 }
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 function success(envelope: ResultEnvelope, stream: StreamSummary, build: string): ConsultSuccess {
   const modelUsage = envelope['modelUsage'];

@@ -162,8 +162,11 @@ describe('worker rollout', () => {
     const copy = installCopy(t);
     const server = await startTestServer(t, { bin: copy.bin });
     writeFileSync(copy.host, `${readFileSync(copy.host, 'utf8')}\n// changed\n`);
-    await server.call('health_snapshot');
-    const h = await health(server);
+    // The bundles are checked after messages, at most twice a second: keep asking.
+    const h = await waitFor(
+      () => health(server),
+      (x) => x['host_code_changed'] === true,
+    );
     assert.equal(h['host_code_changed'], true);
     assert.match(textOf(await server.call('health_snapshot')), / host_code_changed=true/);
     assert.match(server.stderr(), /the host bundle changed on disk; restart the server/);

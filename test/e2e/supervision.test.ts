@@ -12,6 +12,12 @@ const CRASH = { PHONE_OPUS_MCP_TEST_WORKER_CRASH_ONCE_KEY: 'tools/call:consult' 
 describe('a worker thread lost mid-consult', () => {
   it('never_replay: outcome_unknown, the CLI tree is killed, the next consult runs on generation 2', async (t) => {
     const server = await startTestServer(t, { env: CRASH });
+    // The start-up `claude --version` probe is a process of this server too: let it finish.
+    await waitFor(
+      async () =>
+        structured(await server.call('health_snapshot', { render: 'json', detail: 'full' })),
+      (h) => h['claude'] !== null,
+    );
     const result = await server.call('consult', {
       prompt: fake({ sleep_ms: 30_000, grandchildren: 1, ignore_sigterm: true }),
     });

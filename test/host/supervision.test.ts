@@ -7,7 +7,7 @@ import { systemClock } from '../../src/host/clock.ts';
 import { type ConsultOutcome, ConsultRunner } from '../../src/host/consult-runner.ts';
 import { ProcessRegistry } from '../../src/host/process-registry.ts';
 import { Supervisor } from '../../src/host/supervisor.ts';
-import { WorkerPool } from '../../src/host/worker-pool.ts';
+import { loadPiscina, WorkerPool } from '../../src/host/worker-pool.ts';
 import type { ReplayContract } from '../../src/shared/replay.ts';
 import { isAlive, waitFor } from '../support/proc.ts';
 
@@ -17,11 +17,12 @@ import { isAlive, waitFor } from '../support/proc.ts';
  */
 const WORKER = fileURLToPath(new URL('../fixtures/workers/dying-worker.ts', import.meta.url));
 
-function harness(
+async function harness(
   t: TestContext,
   contract: ReplayContract,
   options: { capacity?: number; backoffMs?: number } = {},
 ) {
+  await loadPiscina();
   const supervisor = new Supervisor(
     systemClock,
     new CircuitBreaker({
@@ -48,7 +49,7 @@ function harness(
   });
   let retries = 0;
   runner = new ConsultRunner({
-    pool: () => pool,
+    pool: async () => pool,
     registry,
     supervisor,
     admission: new Admission(options.capacity ?? 2, 8),
@@ -75,7 +76,7 @@ const code = (o: ConsultOutcome) => (o.kind === 'fault' ? o.fault.fault.code : o
 describe('thread deaths during a consult', () => {
   for (const how of ['exit', 'throw', 'reject', 'oom'] as const) {
     it(`${how}: never_replay → outcome_unknown, the tree is killed, generation +1`, async (t) => {
-      const h = harness(t, 'never_replay');
+      const h = await harness(t, 'never_replay');
       const outcome = await h.consult(how);
       assert.equal(code(outcome), 'outcome_unknown');
       assert.equal(outcome.kind === 'fault' && outcome.fault.retried, false);
@@ -89,7 +90,7 @@ describe('thread deaths during a consult', () => {
     });
 
     it(`${how}: convergent → replayed once; a second loss is outcome_unknown with retried`, async (t) => {
-      const h = harness(t, 'convergent');
+      const h = await harness(t, 'convergent');
       const outcome = await h.consult(how);
       assert.equal(code(outcome), 'outcome_unknown');
       assert.equal(outcome.kind === 'fault' && outcome.fault.retried, true);
@@ -102,14 +103,14 @@ describe('thread deaths during a consult', () => {
   }
 
   it('other in-flight consults are unaffected by one thread’s death', async (t) => {
-    const h = harness(t, 'never_replay', { capacity: 4 });
+    const h = await harness(t, 'never_replay', { capacity: 4 });
     const outcomes = await Promise.all(['ok', 'exit', 'ok', 'ok'].map((how) => h.consult(how)));
     assert.deepEqual(outcomes.map(code), ['ok', 'outcome_unknown', 'ok', 'ok']);
     assert.equal(h.supervisor.generation, 2);
   });
 
   it('a consult queued behind a dying one is a first dispatch, not a replay', async (t) => {
-    const h = harness(t, 'convergent', { capacity: 1 });
+    const h = await harness(t, 'convergent', { capacity: 1 });
     const [dying, queued] = await Promise.all([h.consult('exit'), h.consult('ok')]);
     assert.equal(code(dying), 'outcome_unknown');
     assert.equal(queued.attempts, 1);
@@ -119,7 +120,7 @@ describe('thread deaths during a consult', () => {
 
 describe('restart-storm breaker', () => {
   it('opens after more than 5 losses, refuses fast, then lets one probe through and closes', async (t) => {
-    const h = harness(t, 'never_replay', { capacity: 1, backoffMs: 1500 });
+    const h = await harness(t, 'never_replay', { capacity: 1, backoffMs: 1500 });
     for (let i = 0; i < 6; i++) assert.equal(code(await h.consult('exit')), 'outcome_unknown');
     assert.equal(h.supervisor.breaker.state(systemClock.monotonicMs()), 'open');
     const started = performance.now();
