@@ -9,6 +9,7 @@ import {
 } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
 import { type FaultRecord, faults, type Site } from '../shared/fault.ts';
+import { operationKey } from '../shared/operation.ts';
 import type { Clock } from './clock.ts';
 import { resolveConsult } from './consult-input.ts';
 import { consultOutput } from './consult-output.ts';
@@ -190,11 +191,11 @@ export function createDispatcher(deps: DispatchDeps) {
   ): Promise<CallToolResult> {
     const known = isToolName(catalog, name);
     // Unknown names share one telemetry key, so stray names cannot grow the table without bound.
-    const operation = known ? `tools/call:${name}` : 'tools/call';
+    const operation = known ? operationKey('tools/call', name) : 'tools/call';
     const site: Site = {
       generation: supervisor.generation,
       stage: 'host',
-      operation: `tools/call:${name}`,
+      operation: operationKey('tools/call', name),
     };
     const started = clock.monotonicMs();
     telemetry.begin(operation);
