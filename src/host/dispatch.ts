@@ -83,6 +83,7 @@ type Handler = (args: unknown, ctx: CallContext, site: Site) => Promise<Answer>;
 
 export function createDispatcher(deps: DispatchDeps) {
   const { catalog, telemetry, supervisor, clock } = deps;
+  let inArrivalOrder: Promise<unknown> = Promise.resolve();
 
   const invalid = (site: Site, detail: string): Answer => {
     const fault = faults.invalidInput(site, detail);
@@ -105,7 +106,11 @@ export function createDispatcher(deps: DispatchDeps) {
     const parsed = v.safeParse(catalog.consultSchema, args, { abortEarly: false });
     if (!parsed.success) return invalid(site, describeIssues(parsed.issues));
     const input = parsed.output;
-    const resolved = await resolveConsult(input, deps);
+    // Resolution (cwd checks) is asynchronous; chaining it keeps consults in arrival order on
+    // their way to the FIFO admission queue.
+    const resolving = inArrivalOrder.then(() => resolveConsult(input, deps));
+    inArrivalOrder = resolving.catch(() => undefined);
+    const resolved = await resolving;
     if (!resolved.ok) return invalid(site, resolved.error);
     const { request, timeoutMs } = resolved.value;
     const progress =
