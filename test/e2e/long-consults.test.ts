@@ -229,7 +229,11 @@ describe('progress', () => {
     for (let i = 1; i < seen.length; i++)
       assert.ok((seen[i]?.progress ?? 0) > (seen[i - 1]?.progress ?? 0));
     const messages = seen.map((p) => p.message ?? '');
-    assert.match(messages[0] ?? '', /^claude starting · 0 s$/);
+    // The first notification comes when the CLI starts (a heartbeat may precede it on a busy box).
+    assert.ok(
+      messages.some((m) => /^claude starting · \d+ s$/.test(m)),
+      messages.join('\n'),
+    );
     assert.ok(
       messages.some((m) => /^turn 1 · Read src\/app\.ts · \d+ s$/.test(m)),
       messages.join('\n'),
