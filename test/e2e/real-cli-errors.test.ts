@@ -186,10 +186,9 @@ describe('real Claude Code CLI: stopping a run kills its whole tree', () => {
       );
       const seen = await sleeping(server, pending);
       const result = await pending;
-      // Known src issue (deterministic twin: stop-race.test.ts): on SIGTERM the CLI may abort
-      // its Bash tool, run one more turn with "Exit code 137" as the tool result, print a
-      // success envelope and exit 0; the host then returns that as `consult ok` after the
-      // deadline instead of a timeout.
+      // On SIGTERM the CLI may abort its Bash tool, run one more turn with "Exit code 137" as
+      // the tool result, print a success envelope and exit 0: the host must still call it a
+      // timeout (deterministic twin: stop-race.test.ts).
       assert.equal(result.isError, true, `a timeout, not: ${textOf(result)}`);
       const fault = faultOf(result);
       assert.equal(fault.fault.code, 'timeout', textOf(result));
