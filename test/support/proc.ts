@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { readStat } from '../../src/shared/process-tree.ts';
 
 /**
  * /proc inspection for leak checks. A zombie (state Z) counts as dead: PID 1 may never reap
@@ -7,14 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 export type ProcInfo = { pid: number; state: string; ppid: number; pgrp: number };
 
 export function procInfo(pid: number): ProcInfo | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  const stat = readStat(String(pid));
+  return stat === undefined
+    ? undefined
+    : { pid, state: stat.state, ppid: stat.ppid, pgrp: stat.pgrp };
 }
 
 export function isAlive(pid: number): boolean {
