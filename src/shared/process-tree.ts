@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 /**
@@ -38,7 +39,56 @@ export type SpawnOptions = {
   readonly stdoutFd?: number;
   /** Called synchronously as soon as the process exists, before anything else can happen. */
   readonly onPid?: (pid: number) => void;
+  /**
+   * Run the command under a guard that kills its whole group when the spawning thread or the
+   * host process dies, even by SIGKILL (Linux, where `setpriv` exists; otherwise ignored).
+   */
+  readonly guarded?: boolean;
 };
+
+/**
+ * The guard: `setpriv --pdeathsig SIGTERM` makes the kernel signal the shell when the thread
+ * that spawned it dies; the shell's trap then SIGKILLs the whole group. It relays the prompt
+ * on stdin and the command's exit status (128 + n after a signal).
+ */
+// An asynchronous command's stdin is /dev/null in a non-interactive shell, so the prompt pipe
+// is passed through fd 3.
+const GUARD_SCRIPT = `trap 'trap - TERM INT HUP; kill -KILL 0' TERM INT HUP; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!; exit $?`;
+
+let setprivPath: string | null | undefined;
+function findSetpriv(): string | null {
+  setprivPath ??= ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => isExecutable(p)) ?? null;
+  return setprivPath;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Where the OS would find `file` (PATH lookup as execvp does), or why it cannot run it. */
+export function findExecutable(
+  file: string,
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): { ok: true; path: string } | { ok: false; failure: SpawnFailure } {
+  const candidates = file.includes('/')
+    ? [resolve(cwd, file)]
+    : (env['PATH'] ?? '')
+        .split(delimiter)
+        .filter((dir) => dir !== '')
+        .map((dir) => join(dir, file));
+  for (const candidate of candidates)
+    if (isExecutable(candidate)) return { ok: true, path: candidate };
+  const exists = candidates.some((c) => existsSync(c));
+  return exists
+    ? { ok: false, failure: { code: 'EACCES', message: `${file} is not executable` } }
+    : { ok: false, failure: { code: 'ENOENT', message: `${file} was not found` } };
+}
 
 /** How long to wait for output streams after the leader exits (a stray holder may keep them open). */
 const STREAM_DRAIN_MS = 2000;
@@ -49,8 +99,32 @@ export function spawnInGroup(
   args: readonly string[],
   options: SpawnOptions,
 ): Promise<{ ok: true; child: GroupChild } | { ok: false; failure: SpawnFailure }> {
+  let command = file;
+  let argv = args;
+  const setpriv = options.guarded === true ? findSetpriv() : null;
+  if (setpriv !== null) {
+    // The shell would report a missing command only as exit 127: find it first.
+    const found = findExecutable(file, options.env, options.cwd);
+    if (!found.ok) return Promise.resolve(found);
+    command = setpriv;
+    // `nice` before the shell, so the command is lowered from its first instruction.
+    const nice = findExecutable('nice', { PATH: '/usr/bin:/bin' }, '/');
+    const lowered = nice.ok ? [nice.path, '-n', String(CHILD_NICENESS)] : [];
+    argv = [
+      '--pdeathsig',
+      'SIGTERM',
+      '--',
+      ...lowered,
+      '/bin/sh',
+      '-c',
+      GUARD_SCRIPT,
+      'phone-opus-guard',
+      found.path,
+      ...args,
+    ];
+  }
   return new Promise((resolve) => {
-    const child = spawn(file, args, {
+    const child = spawn(command, argv, {
       cwd: options.cwd,
       env: options.env,
       detached: true,

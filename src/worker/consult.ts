@@ -45,6 +45,7 @@ export async function runConsult(
       stdinText: task.request.prompt,
       stdoutFd: output.fd,
       onPid: (pid) => Atomics.store(new Int32Array(task.pidSlot), 0, pid),
+      guarded: true,
     });
     output.closeWriteEnd();
     if (!spawned.ok) {

@@ -150,6 +150,42 @@ describe('shutdown', () => {
   }
 });
 
+describe('a server killed outright', () => {
+  it('by SIGKILL leaves no CLI behind: the guard ends each tree when its thread dies', async (t) => {
+    const marker = `PHONE_OPUS_TEST_MARKER=sigkill${Date.now()}`;
+    const s = startRawSession(t, {
+      [marker.split('=')[0] as string]: marker.split('=')[1] as string,
+    });
+    await s.initialize();
+    for (const id of [1, 2]) {
+      s.send({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: {
+          name: 'consult',
+          arguments: {
+            prompt: fake({ sleep_ms: 60_000, grandchildren: 1, ignore_sigterm: id === 2 }),
+          },
+        },
+      });
+    }
+    await waitFor(
+      () => liveProcessesWithEnv(marker).length,
+      (n) => n >= 6,
+      10_000,
+    );
+    s.child.kill('SIGKILL');
+    await s.exited;
+    const left = await waitFor(
+      () => liveProcessesWithEnv(marker),
+      (l) => l.length === 0,
+      5000,
+    );
+    assert.deepEqual(left, []);
+  });
+});
+
 describe('exactly one response per request', () => {
   it('holds for a mixed burst with a thread crash, errors, a timeout and a cancellation', async (t) => {
     const s = startRawSession(t, {
