@@ -56,6 +56,22 @@ function livePids() {
 }
 
 export const childrenOf = (ppid) => livePids().filter((p) => p.ppid === ppid);
+
+/** Live processes below `root` (children, grandchildren, …). */
+export function descendantsOf(root) {
+  const all = livePids();
+  const found = [];
+  const queue = [root];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    for (const p of all) {
+      if (p.ppid === next) {
+        found.push(p);
+        queue.push(p.pid);
+      }
+    }
+  }
+  return found;
+}
 export const groupMembers = (pgrp) => livePids().filter((p) => p.pgrp === pgrp);
 
 /** The command name of a process ('' if gone). */

@@ -14,7 +14,7 @@ import {
   spawnLikeServer,
   startServer,
 } from '../lib/env.mjs';
-import { childrenOf, comm, groupMembers, isGone } from '../lib/proc.mjs';
+import { comm, descendantsOf, groupMembers, isGone } from '../lib/proc.mjs';
 import { row } from '../lib/report.mjs';
 import { acrossRuns, median } from '../lib/stats.mjs';
 
@@ -50,9 +50,12 @@ async function cancelViaServer(server, seen) {
     name: 'consult',
     arguments: { prompt: 'sleep=30' },
   });
+  // The CLI may run under the server's guard shell: find it among the server's descendants
+  // and take its process group (led by the guard, or by the CLI itself without one).
   const leader = await until(
     () =>
-      childrenOf(server.pid).find((p) => !seen.has(p.pid) && comm(p.pid) === 'fake-claude.sh')?.pid,
+      descendantsOf(server.pid).find((p) => !seen.has(p.pgrp) && comm(p.pid) === 'fake-claude.sh')
+        ?.pgrp,
     POLL_LIMIT_MS,
     'the CLI to start',
   );

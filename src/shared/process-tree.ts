@@ -11,7 +11,11 @@ import type { Readable, Writable } from 'node:stream';
  */
 
 export const KILL_GRACE_MS = 3000;
-/** CLI start-up is CPU-heavy; a lower priority keeps the host thread responsive. */
+/**
+ * CLI start-up is CPU-heavy; a lower priority keeps the host thread responsive. It is set on
+ * the group leader as soon as it exists; the guard shell takes two execs before it forks the
+ * CLI, which then inherits it.
+ */
 export const CHILD_NICENESS = 10;
 
 export type ExitReport = {
@@ -107,14 +111,10 @@ export function spawnInGroup(
     const found = findExecutable(file, options.env, options.cwd);
     if (!found.ok) return Promise.resolve(found);
     command = setpriv;
-    // `nice` before the shell, so the command is lowered from its first instruction.
-    const nice = findExecutable('nice', { PATH: '/usr/bin:/bin' }, '/');
-    const lowered = nice.ok ? [nice.path, '-n', String(CHILD_NICENESS)] : [];
     argv = [
       '--pdeathsig',
       'SIGTERM',
       '--',
-      ...lowered,
       '/bin/sh',
       '-c',
       GUARD_SCRIPT,
