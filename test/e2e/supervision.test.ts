@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { isAlive, liveProcessesWithEnv, waitFor } from '../support/proc.ts';
 import { startRawSession } from '../support/raw-session.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
@@ -95,6 +95,37 @@ describe('a worker thread lost mid-consult', () => {
   });
 });
 
+/**
+ * A raw session with two consults running, each CLI with a grandchild (the second ignoring
+ * SIGTERM); resolves once all of them are alive. `marker` finds every process of this server.
+ */
+async function twoLongConsults(t: TestContext, name: string) {
+  const marker = `PHONE_OPUS_TEST_MARKER=${name.replace(/\W/g, '')}${Date.now()}`;
+  const s = startRawSession(t, {
+    [marker.split('=')[0] as string]: marker.split('=')[1] as string,
+  });
+  await s.initialize();
+  for (const id of [1, 2]) {
+    s.send({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: {
+        name: 'consult',
+        arguments: {
+          prompt: fake({ sleep_ms: 60_000, grandchildren: 1, ignore_sigterm: id === 2 }),
+        },
+      },
+    });
+  }
+  await waitFor(
+    () => liveProcessesWithEnv(marker).length,
+    (n) => n >= 6,
+    10_000,
+  );
+  return { s, marker };
+}
+
 describe('shutdown', () => {
   const paths: [string, (s: ReturnType<typeof startRawSession>) => void][] = [
     ['stdin EOF', (s) => s.child.stdin.end()],
@@ -111,30 +142,7 @@ describe('shutdown', () => {
   ];
   for (const [name, trigger] of paths) {
     it(`on ${name} with consults in flight: kills every CLI, exits 0 within 5 s`, async (t) => {
-      const marker = `PHONE_OPUS_TEST_MARKER=${name.replace(/\W/g, '')}${Date.now()}`;
-      const s = startRawSession(t, {
-        [marker.split('=')[0] as string]: marker.split('=')[1] as string,
-      });
-      await s.initialize();
-      for (const id of [1, 2]) {
-        s.send({
-          jsonrpc: '2.0',
-          id,
-          method: 'tools/call',
-          params: {
-            name: 'consult',
-            arguments: {
-              prompt: fake({ sleep_ms: 60_000, grandchildren: 1, ignore_sigterm: id === 2 }),
-            },
-          },
-        });
-      }
-      // Both CLIs (and their grandchildren) are running.
-      await waitFor(
-        () => liveProcessesWithEnv(marker).length,
-        (n) => n >= 6,
-        10_000,
-      );
+      const { s, marker } = await twoLongConsults(t, name);
       const before = Date.now();
       trigger(s);
       const exit = await s.exited;
@@ -152,29 +160,7 @@ describe('shutdown', () => {
 
 describe('a server killed outright', () => {
   it('by SIGKILL leaves no CLI behind: the guard ends each tree when its thread dies', async (t) => {
-    const marker = `PHONE_OPUS_TEST_MARKER=sigkill${Date.now()}`;
-    const s = startRawSession(t, {
-      [marker.split('=')[0] as string]: marker.split('=')[1] as string,
-    });
-    await s.initialize();
-    for (const id of [1, 2]) {
-      s.send({
-        jsonrpc: '2.0',
-        id,
-        method: 'tools/call',
-        params: {
-          name: 'consult',
-          arguments: {
-            prompt: fake({ sleep_ms: 60_000, grandchildren: 1, ignore_sigterm: id === 2 }),
-          },
-        },
-      });
-    }
-    await waitFor(
-      () => liveProcessesWithEnv(marker).length,
-      (n) => n >= 6,
-      10_000,
-    );
+    const { s, marker } = await twoLongConsults(t, 'sigkill');
     s.child.kill('SIGKILL');
     await s.exited;
     const left = await waitFor(
