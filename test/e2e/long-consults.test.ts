@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isAlive, waitFor } from '../support/proc.ts';
+import { survivors, waitFor } from '../support/proc.ts';
 import { startRawSession } from '../support/raw-session.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
 
@@ -102,17 +102,7 @@ describe('timeouts', () => {
     assert.match(textOf(result), /resume with session_id/);
     const [run] = server.cliLog();
     assert.ok(run);
-    for (const pid of [run.pid, ...run.children]) {
-      assert.equal(
-        await waitFor(
-          () => isAlive(pid),
-          (alive) => !alive,
-          5000,
-        ),
-        false,
-        `pid ${pid} gone`,
-      );
-    }
+    assert.deepEqual(await survivors([run.pid, ...run.children]), []);
     const telemetry = structured(await server.call('telemetry_snapshot', { render: 'json' }));
     assert.equal(telemetry['timeouts'], 1);
   });
@@ -165,17 +155,7 @@ describe('cancellation', () => {
     assert.ok(run);
     controller.abort();
     await assert.rejects(pending);
-    for (const pid of [run.pid, ...run.children]) {
-      assert.equal(
-        await waitFor(
-          () => isAlive(pid),
-          (alive) => !alive,
-          5000,
-        ),
-        false,
-        `pid ${pid} gone`,
-      );
-    }
+    assert.deepEqual(await survivors([run.pid, ...run.children]), []);
     // The slot is free: the next consult runs (cap 1).
     const next = await server.call('consult', { prompt: fake({ result: 'after cancel' }) });
     assert.match(textOf(next), /after cancel/);

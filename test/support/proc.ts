@@ -43,6 +43,15 @@ export function liveProcessesWithEnv(marker: string): ProcInfo[] {
   return found;
 }
 
+/** The pids still alive once they have had `timeoutMs` to go (empty when all are gone). */
+export async function survivors(pids: readonly number[], timeoutMs = 5000): Promise<number[]> {
+  return waitFor(
+    () => pids.filter(isAlive),
+    (alive) => alive.length === 0,
+    timeoutMs,
+  );
+}
+
 /** Poll until `check` passes or the deadline expires; returns the last value. */
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
