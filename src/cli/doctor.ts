@@ -211,7 +211,14 @@ async function probe(
   const started = performance.now();
   let reply: ConsultReply;
   try {
-    reply = await runConsult(task, { claudeBin: cliPath, childEnv, build: 'doctor' }, post, () => {
+    const boot = {
+      claudeBin: cliPath,
+      childEnv,
+      build: 'doctor',
+      maxAnswerBytes: 16 * 1024 * 1024,
+      answersDir: join(dir, 'answers'),
+    };
+    reply = await runConsult(task, boot, post, () => {
       throw new Error('unreachable: the probe has no crash hook');
     });
   } finally {

@@ -67,7 +67,12 @@ export async function startServer(
   const pools = new PoolManager({
     workerFile: options.workerFile,
     hostFile: options.hostFile,
-    boot: { claudeBin, childEnv },
+    boot: {
+      claudeBin,
+      childEnv,
+      maxAnswerBytes: config.maxAnswerBytes,
+      answersDir: join(config.stateDir, 'answers'),
+    },
     maxThreads: config.maxConcurrency,
     log,
     onEvent: (event) => runner?.onWorkerEvent(event),
@@ -209,7 +214,13 @@ export async function startServer(
     void pools.rollout(true);
   }
 
-  const mcp = createSession({ version: options.version, catalog, callTool });
+  let transport: GuardedStdioTransport | undefined;
+  const mcp = createSession({
+    version: options.version,
+    catalog,
+    callTool,
+    clientId: (id) => transport?.clientId(id),
+  });
   mcp.oninitialized = () => {
     probe();
     void metrics.start();
@@ -228,6 +239,7 @@ export async function startServer(
   const shutdown = (reason: string): Promise<void> => {
     if (shuttingDown !== undefined) return shuttingDown;
     draining = true;
+    const began = clock.monotonicMs();
     log(`shutting down: ${reason}`);
     const hard = setTimeout(() => {
       registry.killAllNow();
@@ -237,20 +249,28 @@ export async function startServer(
     shuttingDown = (async () => {
       runner.beginShutdown();
       await registry.stopAll('shutdown', SHUTDOWN_KILL_GRACE_MS);
-      // Let stopped consults send their one response while stdout still works.
+      // Let stopped consults, and requests read just before the end of input, send their one
+      // response while stdout still works.
       const settleBy = clock.monotonicMs() + 1000;
-      while (runner.inFlight > 0 && clock.monotonicMs() < settleBy) await sleep(10);
+      while (
+        (runner.inFlight > 0 || (transport?.pendingRequests ?? 0) > 0) &&
+        clock.monotonicMs() < settleBy
+      )
+        await sleep(10);
       await pools.destroy();
       registry.killAllNow();
       callLog.close();
       await metrics.close().catch(() => {});
+      // Answers waiting for a slow client are delivered if it still reads.
+      await transport?.flush(Math.max(0, SHUTDOWN_HARD_MS - 500 - (clock.monotonicMs() - began)));
+      await transport?.close();
       clearTimeout(hard);
       options.exit(0);
     })();
     return shuttingDown;
   };
 
-  const transport = new GuardedStdioTransport(options.stdin, options.stdout, {
+  transport = new GuardedStdioTransport(options.stdin, options.stdout, {
     onInputEnd: () => void shutdown('stdin closed'),
     onOutputBroken: () => void shutdown('stdout closed'),
     onMessage: () => pools.check(),

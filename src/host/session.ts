@@ -22,6 +22,8 @@ export function createSession(options: {
   version: string;
   catalog: Catalog;
   callTool: CallTool;
+  /** The id the client gave a request (the transport hands the SDK ids of its own). */
+  clientId: (id: string | number) => string | number | undefined;
 }): Server {
   // The low-level Server, not McpServer: McpServer's tool registry takes only zod schemas (we
   // validate with valibot), would announce listChanged although the catalog is fixed per
@@ -35,7 +37,7 @@ export function createSession(options: {
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
     options.callTool(request.params.name, request.params.arguments, {
-      requestId: extra.requestId,
+      requestId: options.clientId(extra.requestId) ?? extra.requestId,
       signal: extra.signal,
       progressToken: extra._meta?.progressToken,
       sendProgress: (params) =>

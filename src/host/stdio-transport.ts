@@ -1,6 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { FrameSplitter } from './frame-splitter.ts';
+import { OutboundQueue } from './outbound-queue.ts';
+import { checkParams } from './request-checks.ts';
 
 /**
  * Newline-delimited JSON-RPC over stdio, with the protocol hygiene the SDK leaves out
@@ -8,8 +11,13 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
  * malformed requests get -32600; frames over the size limit get -32600 naming it; a request
  * id still in flight gets -32600 (the first request is unaffected); `tools/*` before
  * `notifications/initialized` gets -32002; bad params of known methods get -32602.
+ *
+ * Each request is handed to the SDK under an id of our own, mapped back on the way out. A
+ * client may reuse an id as soon as it has cancelled the request that held it, even in the
+ * same write; the SDK would then cancel the new request (its cancel handler runs a tick
+ * later) and let the old one answer under the reused id. With private ids a cancellation
+ * reaches exactly the request it named, and a cancelled request can never answer.
  */
-
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 type Id = string | number;
@@ -26,6 +34,14 @@ export type TransportHooks = {
   readonly onResponse?: (method: string, latencyMs: number, error: boolean) => void;
 };
 
+export type TransportOptions = {
+  readonly maxFrameBytes?: number;
+  /** Characters of output allowed to wait in memory for a slow client (then they wait on disk). */
+  readonly outputMemoryBudget?: number;
+};
+
+type Pending = { readonly clientId: Id; readonly method: string; readonly at: number };
+
 const idKey = (id: Id): string => `${typeof id}:${id}`;
 const isId = (value: unknown): value is Id =>
   (typeof value === 'string' && value.length > 0) ||
@@ -40,120 +56,127 @@ export class GuardedStdioTransport implements Transport {
   readonly #stdout: Writable;
   readonly #hooks: TransportHooks;
   readonly #maxFrameBytes: number;
-  #chunks: Buffer[] = [];
-  #pendingBytes = 0;
-  #discarding = false;
+  readonly #splitter: FrameSplitter;
+  readonly #out: OutboundQueue;
   #initializeSeen = false;
   #initialized = false;
   #outputBroken = false;
   #closed = false;
-  /** Requests forwarded and not yet answered: id → method and arrival time. */
-  readonly #inFlight = new Map<string, { method: string; at: number }>();
+  #nextId = 1;
+  /** Our id → the request it stands for; removed when answered or cancelled. */
+  readonly #pending = new Map<number, Pending>();
+  /** The client's id (keyed) → our id, while that request is in flight. */
+  readonly #byClientId = new Map<string, number>();
 
   constructor(
     stdin: Readable,
     stdout: Writable,
     hooks: TransportHooks,
-    maxFrameBytes = MAX_FRAME_BYTES,
+    options: TransportOptions = {},
   ) {
     this.#stdin = stdin;
     this.#stdout = stdout;
     this.#hooks = hooks;
-    this.#maxFrameBytes = maxFrameBytes;
+    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.#splitter = new FrameSplitter(this.#maxFrameBytes, {
+      frame: (line) => this.#frame(line),
+      oversized: () =>
+        this.#error(
+          null,
+          -32600,
+          `Invalid Request: frame exceeds the ${this.#maxFrameBytes} byte (${this.#maxFrameBytes / 1048576} MiB) limit`,
+        ),
+    });
+    this.#out = new OutboundQueue({
+      stdout,
+      onBroken: () => this.#broken(),
+      ...(options.outputMemoryBudget === undefined
+        ? {}
+        : { memoryBudget: options.outputMemoryBudget }),
+    });
   }
 
   get initialized(): boolean {
     return this.#initialized;
   }
 
+  /** Requests received and not yet answered (nor cancelled). */
+  get pendingRequests(): number {
+    return this.#pending.size;
+  }
+
+  /** The id the client used for a request the SDK knows under `id`. */
+  clientId(id: Id): Id | undefined {
+    return typeof id === 'number' ? this.#pending.get(id)?.clientId : undefined;
+  }
+
   async start(): Promise<void> {
-    this.#stdin.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#stdin.once('end', () => this.#hooks.onInputEnd());
+    this.#stdin.on('data', (chunk: Buffer) => {
+      this.#hooks.onMessage?.();
+      this.#splitter.push(chunk);
+    });
+    this.#stdin.once('end', () => {
+      this.#splitter.end();
+      this.#hooks.onInputEnd();
+    });
     this.#stdin.once('error', () => this.#hooks.onInputEnd());
     this.#stdout.on('error', () => this.#broken());
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
     const m = message as Json;
-    if ('id' in m && ('result' in m || 'error' in m) && isId(m['id'])) {
-      const key = idKey(m['id']);
-      const entry = this.#inFlight.get(key);
-      if (entry !== undefined) {
-        this.#inFlight.delete(key);
-        this.#hooks.onResponse?.(entry.method, performance.now() - entry.at, 'error' in m);
-      }
+    if ('id' in m && ('result' in m || 'error' in m)) {
+      // A response: to the client's id, once; a cancelled request's answer is dropped.
+      const ours = m['id'];
+      const pending = typeof ours === 'number' ? this.#pending.get(ours) : undefined;
+      if (pending === undefined) return;
+      this.#pending.delete(ours as number);
+      this.#byClientId.delete(idKey(pending.clientId));
+      this.#hooks.onResponse?.(pending.method, performance.now() - pending.at, 'error' in m);
+      this.#write({ ...m, id: pending.clientId }, pending.clientId);
+      return;
     }
-    await this.#write(message);
+    this.#write(m, undefined);
+  }
+
+  /** Resolves once every frame written so far has reached the OS (or after `timeoutMs`). */
+  flush(timeoutMs: number): Promise<void> {
+    return this.#out.flush(timeoutMs);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stdin.pause();
+    this.#out.dispose();
     this.onclose?.();
   }
 
-  #write(message: unknown): Promise<void> {
-    if (this.#outputBroken) return Promise.resolve();
-    return new Promise((resolve) => {
-      try {
-        this.#stdout.write(`${JSON.stringify(message)}\n`, (error) => {
-          if (error) this.#broken();
-          resolve();
-        });
-      } catch {
-        this.#broken();
-        resolve();
-      }
-    });
+  #write(message: Json, answering: Id | undefined): void {
+    if (this.#outputBroken) return;
+    let text: string;
+    try {
+      text = `${JSON.stringify(message)}\n`;
+    } catch (error) {
+      // Too large to serialise (V8's string limit): the request still gets its one answer.
+      if (answering === undefined) return;
+      text = `${JSON.stringify({
+        jsonrpc: '2.0',
+        id: answering,
+        error: {
+          code: -32603,
+          message: `Internal error: the result could not be serialised (${(error as Error).message})`,
+        },
+      })}\n`;
+    }
+    this.#out.push(text);
   }
 
   #broken(): void {
     if (this.#outputBroken) return;
     this.#outputBroken = true;
+    this.#out.broken();
     this.#hooks.onOutputBroken();
-  }
-
-  #onData(chunk: Buffer): void {
-    this.#hooks.onMessage?.();
-    let start = 0;
-    let newline = chunk.indexOf(0x0a, start);
-    while (newline !== -1) {
-      this.#take(chunk.subarray(start, newline));
-      this.#endLine();
-      start = newline + 1;
-      newline = chunk.indexOf(0x0a, start);
-    }
-    if (start < chunk.length) this.#take(chunk.subarray(start));
-  }
-
-  #take(part: Buffer): void {
-    if (this.#discarding || part.length === 0) return;
-    this.#pendingBytes += part.length;
-    if (this.#pendingBytes > this.#maxFrameBytes) {
-      // Drop the rest of this frame without buffering it; answer once its newline arrives.
-      this.#discarding = true;
-      this.#chunks = [];
-      return;
-    }
-    this.#chunks.push(Buffer.from(part));
-  }
-
-  #endLine(): void {
-    if (this.#discarding) {
-      this.#discarding = false;
-      this.#pendingBytes = 0;
-      this.#error(
-        null,
-        -32600,
-        `Invalid Request: frame exceeds the ${this.#maxFrameBytes} byte (${this.#maxFrameBytes / 1048576} MiB) limit`,
-      );
-      return;
-    }
-    const line = Buffer.concat(this.#chunks).toString('utf8').trim();
-    this.#chunks = [];
-    this.#pendingBytes = 0;
-    if (line !== '') this.#frame(line);
   }
 
   #frame(line: string): void {
@@ -214,15 +237,25 @@ export class GuardedStdioTransport implements Transport {
   #notification(method: string, m: Json): void {
     if (method === 'notifications/initialized' && this.#initializeSeen) this.#initialized = true;
     if (method === 'notifications/cancelled') {
-      const requestId = (m['params'] as Json | undefined)?.['requestId'];
-      if (isId(requestId)) this.#inFlight.delete(idKey(requestId));
+      const params = (m['params'] ?? {}) as Json;
+      const requestId = params['requestId'];
+      const ours = isId(requestId) ? this.#byClientId.get(idKey(requestId)) : undefined;
+      // Nothing in flight under that id (already answered, or never seen): nothing to cancel.
+      if (ours === undefined) return;
+      this.#byClientId.delete(idKey(requestId as Id));
+      this.#pending.delete(ours);
+      this.onmessage?.({
+        ...m,
+        params: { ...params, requestId: ours },
+      } as unknown as JSONRPCMessage);
+      return;
     }
     this.onmessage?.(m as JSONRPCMessage);
   }
 
   #request(id: Id, method: string, m: Json): void {
     const key = idKey(id);
-    if (this.#inFlight.has(key)) {
+    if (this.#byClientId.has(key)) {
       this.#error(
         id,
         -32600,
@@ -244,51 +277,13 @@ export class GuardedStdioTransport implements Transport {
       return;
     }
     if (method === 'initialize') this.#initializeSeen = true;
-    this.#inFlight.set(key, { method, at: performance.now() });
-    this.onmessage?.(m as JSONRPCMessage);
+    const ours = this.#nextId++;
+    this.#pending.set(ours, { clientId: id, method, at: performance.now() });
+    this.#byClientId.set(key, ours);
+    this.onmessage?.({ ...m, id: ours } as JSONRPCMessage);
   }
 
   #error(id: Id | null, code: number, message: string): void {
-    void this.#write({ jsonrpc: '2.0', id, error: { code, message } });
-  }
-}
-
-/** The SDK answers schema failures of known methods with -32603; catch them first as -32602. */
-function checkParams(method: string, params: Json): string | undefined {
-  switch (method) {
-    case 'initialize': {
-      if (typeof params['protocolVersion'] !== 'string')
-        return 'initialize params.protocolVersion must be a string';
-      if (typeof params['capabilities'] !== 'object' || params['capabilities'] === null) {
-        return 'initialize params.capabilities must be an object';
-      }
-      const info = params['clientInfo'] as Json | undefined;
-      if (
-        typeof info !== 'object' ||
-        info === null ||
-        typeof info['name'] !== 'string' ||
-        typeof info['version'] !== 'string'
-      ) {
-        return 'initialize params.clientInfo must be an object with string name and version';
-      }
-      return undefined;
-    }
-    case 'tools/call':
-      if (typeof params['name'] !== 'string') return 'tools/call params.name must be a string';
-      if (
-        'arguments' in params &&
-        (typeof params['arguments'] !== 'object' ||
-          params['arguments'] === null ||
-          Array.isArray(params['arguments']))
-      ) {
-        return 'tools/call params.arguments must be an object';
-      }
-      return undefined;
-    case 'tools/list':
-      if ('cursor' in params && typeof params['cursor'] !== 'string')
-        return 'tools/list params.cursor must be a string';
-      return undefined;
-    default:
-      return undefined;
+    this.#write({ jsonrpc: '2.0', id, error: { code, message } }, undefined);
   }
 }

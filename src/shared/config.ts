@@ -25,6 +25,8 @@ export type Config = {
   readonly metricsHost: string;
   readonly stateDir: string;
   readonly logPrompts: boolean;
+  /** Largest answer returned inline; larger ones are saved to a file. @default 16777216 */
+  readonly maxAnswerBytes: number;
   /** Canonical directories a consult cwd must lie in; undefined = any directory. */
   readonly allowedRoots: readonly string[] | undefined;
   readonly testHooks: {
@@ -46,6 +48,7 @@ export const ENV = {
   stateDir: 'PHONE_OPUS_STATE_DIR',
   logPrompts: 'PHONE_OPUS_LOG_PROMPTS',
   allowedRoots: 'PHONE_OPUS_ALLOWED_ROOTS',
+  maxAnswerBytes: 'PHONE_OPUS_MAX_ANSWER_BYTES',
   crashOnceKey: 'PHONE_OPUS_MCP_TEST_WORKER_CRASH_ONCE_KEY',
   forceRolloutKey: 'PHONE_OPUS_MCP_TEST_FORCE_ROLLOUT_KEY',
 } as const;
@@ -150,6 +153,7 @@ export function readConfig(env: Env, cwd: string): Outcome<Config, string> {
       stateDir:
         stateDir === undefined ? defaultStateDir(env) : resolve(cwd, noNul(ENV.stateDir, stateDir)),
       logPrompts: flag(env, ENV.logPrompts),
+      maxAnswerBytes: integer(env, ENV.maxAnswerBytes, 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
       allowedRoots: allowedRoots(env, cwd),
       testHooks: {
         crashOnceKey: raw(env, ENV.crashOnceKey),

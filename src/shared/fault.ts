@@ -39,7 +39,8 @@ export type DownstreamReason =
   | 'max_turns'
   | 'budget'
   | 'cli_error'
-  | 'invalid_output';
+  | 'invalid_output'
+  | 'answer_too_large';
 
 /** Advisory, machine-readable extras; never authorises a replay. */
 export type FaultHint = {
@@ -48,6 +49,9 @@ export type FaultHint = {
   readonly session_id?: string;
   readonly num_turns?: number;
   readonly elapsed_ms?: number;
+  /** Where an answer too large to return inline was saved. */
+  readonly answer_file?: string;
+  readonly answer_bytes?: number;
 };
 
 export type FaultRecord = {

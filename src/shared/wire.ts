@@ -14,6 +14,10 @@ export type WorkerBoot = {
   readonly childEnv: Readonly<Record<string, string>>;
   /** Identifies the worker bundle a pool was built from (shown in full consult detail). */
   readonly build: string;
+  /** Largest answer returned inline (PHONE_OPUS_MAX_ANSWER_BYTES). */
+  readonly maxAnswerBytes: number;
+  /** Where larger answers are saved (user-only files in the state dir). */
+  readonly answersDir: string;
 };
 
 /** A validated consult, ready to run. */

@@ -68,6 +68,7 @@ const HINTS: Record<DownstreamReason, string> = {
   cli_error: 'Claude Code failed; run `phone-opus doctor` to check the installation.',
   invalid_output:
     'Claude Code printed something phone-opus cannot read; check the CLI version with `phone-opus doctor`.',
+  answer_too_large: 'The answer is saved to a file; read it from there.',
 };
 
 function downstreamReason(envelope: ResultEnvelope, stderr: string): DownstreamReason {
@@ -110,6 +111,7 @@ function failureDetail(
     budget: 'Claude Code stopped at the budget limit',
     cli_error: `Claude Code failed (${describeExit(exit)})`,
     invalid_output: 'Claude Code printed an unreadable result',
+    answer_too_large: 'Claude Code answered beyond the size limit',
   };
   return said === '' ? prefix[reason] : `${prefix[reason]}: ${quote(said)}`;
 }

@@ -11,9 +11,10 @@ import {
   type TreeMember,
 } from '../shared/process-tree.ts';
 import type { ConsultReply, ConsultTask, WorkerBoot, WorkerEvent } from '../shared/wire.ts';
+import { answerSpool } from './answer-limit.ts';
 import { classifyRun } from './classify.ts';
 import { buildClaudeArgv } from './claude-cli.ts';
-import { createOutputFile } from './output-file.ts';
+import { createOutputFile, type OutputFile } from './output-file.ts';
 import { StreamJsonReader } from './stream-json.ts';
 
 const MAX_STDERR_CHARS = 64 * 1024;
@@ -23,6 +24,8 @@ const READ_EVERY_MS = 100;
 const SCAN_EVERY_TICKS = 5;
 /** How long to wait for SIGKILLed strays to disappear after the CLI exits. */
 const SWEEP_WAIT_MS = 1000;
+/** Room for the envelope around an answer on its result line. */
+const LINE_SLACK_CHARS = 1024 * 1024;
 
 /**
  * Run one consult: spawn the CLI in its own group, report the group to the host at once,
@@ -38,6 +41,7 @@ export async function runConsult(
   const at: Site = { generation: task.generation, stage: 'claude', operation: task.operation };
   const started = performance.now();
   const output = await createOutputFile();
+  const spool = answerSpool(boot.answersDir, boot.maxAnswerBytes);
   try {
     const spawned = await spawnInGroup(boot.claudeBin, buildClaudeArgv(task.request), {
       cwd: task.request.cwd,
@@ -60,8 +64,10 @@ export async function runConsult(
     });
     if (task.crashAfterSpawn) crash();
 
-    const reader = new StreamJsonReader((event) =>
-      post({ type: 'progress', taskId: task.taskId, event }),
+    const reader = new StreamJsonReader(
+      (event) => post({ type: 'progress', taskId: task.taskId, event }),
+      // A line this long cannot be an answer within the limit (JSON adds, never removes).
+      { maxLineChars: boot.maxAnswerBytes + LINE_SLACK_CHARS, openAnswerSink: spool.openSink },
     );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -71,7 +77,7 @@ export async function runConsult(
     let reading = Promise.resolve();
     let ticks = 0;
     const timer = setInterval(() => {
-      reading = reading.then(async () => reader.push(await output.readNew()));
+      reading = reading.then(() => drain(output, reader));
       ticks += 1;
       if (ticks % SCAN_EVERY_TICKS === 0) {
         const fresh = snapshotDescendants(child.pid).filter(
@@ -93,7 +99,7 @@ export async function runConsult(
     }
     post({ type: 'reaped', taskId: task.taskId, pgid: child.pid });
     await reading;
-    reader.push(await output.readNew());
+    await drain(output, reader);
     const stream = reader.end();
 
     if (exit.signal !== null && stream.result === undefined) {
@@ -108,12 +114,24 @@ export async function runConsult(
         },
       };
     }
-    const outcome = classifyRun(at, { exit, stream, stderr, build: boot.build });
+    const outcome = spool.settle(
+      at,
+      classifyRun(at, { exit, stream, stderr, build: boot.build }),
+      stream.answerInSink,
+    );
     return outcome.ok
       ? { status: 'ok', value: outcome.value }
       : { status: 'fault', fault: outcome.fault };
   } finally {
+    spool.dispose();
     await output.dispose();
+  }
+}
+
+/** Feed the reader everything the CLI has written so far, a bounded piece at a time. */
+async function drain(output: OutputFile, reader: StreamJsonReader): Promise<void> {
+  for (let text = await output.readNew(); text !== ''; text = await output.readNew()) {
+    reader.push(text);
   }
 }
 

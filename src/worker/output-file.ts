@@ -15,12 +15,14 @@ export type OutputFile = {
   readonly fd: number;
   /** Our copy of the write end is not needed once the child has its own. */
   readonly closeWriteEnd: () => void;
-  /** Text appended since the last call. */
+  /** Text appended since the last call, at most about 4 MiB at a time ('' when there is none). */
   readonly readNew: () => Promise<string>;
   readonly dispose: () => Promise<void>;
 };
 
 const CHUNK = 256 * 1024;
+/** Callers loop until ''; a bounded piece keeps a huge output from becoming one string. */
+const MAX_PIECE = 16 * CHUNK;
 
 export async function createOutputFile(): Promise<OutputFile> {
   const dir = await mkdtemp(join(tmpdir(), 'phone-opus-'));
@@ -41,13 +43,15 @@ export async function createOutputFile(): Promise<OutputFile> {
     fd,
     closeWriteEnd,
     readNew: async () => {
-      let text = '';
-      for (;;) {
+      const pieces: string[] = [];
+      for (let total = 0; total < MAX_PIECE; ) {
         const { bytesRead } = await reader.read(buffer, 0, CHUNK, offset);
-        if (bytesRead === 0) return text;
+        if (bytesRead === 0) break;
         offset += bytesRead;
-        text += decoder.write(buffer.subarray(0, bytesRead));
+        total += bytesRead;
+        pieces.push(decoder.write(buffer.subarray(0, bytesRead)));
       }
+      return pieces.join('');
     },
     dispose: async () => {
       closeWriteEnd();

@@ -1,4 +1,5 @@
 import type { ProgressEvent } from '../shared/wire.ts';
+import { type AnswerSink, LineSkeleton } from './line-skeleton.ts';
 
 /**
  * Incremental reader of `--output-format stream-json` (NDJSON): surfaces the session id,
@@ -14,55 +15,98 @@ export type StreamSummary = {
   readonly turns: number;
   /** Lines that were not JSON objects (quoted if no envelope arrives). */
   readonly junk: string;
-  readonly sawAnyEvent: boolean;
+  /**
+   * The result envelope's answer went to the answer sink (its line was too long to hold);
+   * the envelope's `result` is then empty.
+   */
+  readonly answerInSink: boolean;
+};
+
+export type ReaderOptions = {
+  /** Lines longer than this many characters are read as a skeleton (see line-skeleton.ts). */
+  readonly maxLineChars: number;
+  /** Where the answer of such a line goes. */
+  readonly openAnswerSink: () => AnswerSink;
 };
 
 const MAX_JUNK_CHARS = 2048;
 
 export class StreamJsonReader {
-  #buffer = '';
+  /** The current line's text so far (kept as pieces: re-joining on every chunk is quadratic). */
+  #parts: string[] = [];
+  #partChars = 0;
+  #skeleton: LineSkeleton | undefined;
+  #answerInSink = false;
+  readonly #options: ReaderOptions | undefined;
   #result: ResultEnvelope | undefined;
   #sessionId: string | null = null;
   #model: string | null = null;
   #messageIds = new Set<string>();
   #turns = 0;
   #junk = '';
-  #sawAnyEvent = false;
   readonly #onProgress: (event: ProgressEvent) => void;
 
-  constructor(onProgress: (event: ProgressEvent) => void) {
+  constructor(onProgress: (event: ProgressEvent) => void, options?: ReaderOptions) {
     this.#onProgress = onProgress;
+    this.#options = options;
   }
 
   push(chunk: string): void {
-    this.#buffer += chunk;
-    let newline = this.#buffer.indexOf('\n');
-    while (newline !== -1) {
-      this.#line(this.#buffer.slice(0, newline));
-      this.#buffer = this.#buffer.slice(newline + 1);
-      newline = this.#buffer.indexOf('\n');
+    let from = 0;
+    for (;;) {
+      const newline = chunk.indexOf('\n', from);
+      this.#append(newline === -1 ? chunk.slice(from) : chunk.slice(from, newline));
+      if (newline === -1) return;
+      this.#endLine();
+      from = newline + 1;
     }
   }
 
   end(): StreamSummary {
-    if (this.#buffer.length > 0) this.#line(this.#buffer);
-    this.#buffer = '';
+    this.#endLine();
     return {
       result: this.#result,
       sessionId: this.#sessionId,
       model: this.#model,
       turns: this.#turns,
       junk: this.#junk,
-      sawAnyEvent: this.#sawAnyEvent,
+      answerInSink: this.#answerInSink,
     };
   }
 
-  get sessionId(): string | null {
-    return this.#sessionId;
+  #append(piece: string): void {
+    if (piece === '') return;
+    if (this.#skeleton !== undefined) {
+      this.#skeleton.push(piece);
+      return;
+    }
+    this.#parts.push(piece);
+    this.#partChars += piece.length;
+    const options = this.#options;
+    if (options !== undefined && this.#partChars > options.maxLineChars) {
+      // Too long to hold: keep its skeleton and stream its answer out.
+      this.#skeleton = new LineSkeleton(options.openAnswerSink);
+      for (const part of this.#parts) this.#skeleton.push(part);
+      this.#parts = [];
+      this.#partChars = 0;
+    }
   }
 
-  get turns(): number {
-    return this.#turns;
+  #endLine(): void {
+    const skeleton = this.#skeleton;
+    if (skeleton !== undefined) {
+      this.#skeleton = undefined;
+      const text = skeleton.end();
+      const before = this.#result;
+      this.#line(text);
+      if (skeleton.sawAnswer && this.#result !== before) this.#answerInSink = true;
+      return;
+    }
+    if (this.#partChars === 0) return;
+    const line = this.#parts.join('');
+    this.#parts = [];
+    this.#partChars = 0;
+    this.#line(line);
   }
 
   #line(raw: string): void {
@@ -78,7 +122,6 @@ export class StreamJsonReader {
       if (this.#junk.length < MAX_JUNK_CHARS) this.#junk += `${line}\n`;
       return;
     }
-    this.#sawAnyEvent = true;
     const record = event as Record<string, unknown>;
     this.#noteSession(record);
     switch (record['type']) {

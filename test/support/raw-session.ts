@@ -11,6 +11,8 @@ import { BIN, FAKE_CLAUDE } from './paths.ts';
  */
 export type RawSession = {
   readonly child: ChildProcessWithoutNullStreams;
+  /** The server's cwd and HOME; its state dir is `state/` inside. */
+  readonly dir: string;
   readonly lines: unknown[];
   send(line: string | object): void;
   /** Resolves with the first message matching `match` (waiting for it if needed). */
@@ -79,6 +81,7 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
   });
   const session: RawSession = {
     child,
+    dir,
     lines,
     exited,
     stderr: () => stderr,

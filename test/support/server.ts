@@ -150,5 +150,7 @@ export const faultOf = (result: CallToolResult) =>
       session_id?: string;
       num_turns?: number;
       elapsed_ms?: number;
+      answer_file?: string;
+      answer_bytes?: number;
     };
   };
