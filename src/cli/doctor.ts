@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from '../host/claude-probe.ts';
 import { ProcessRegistry } from '../host/process-registry.ts';
 import { type Config, ENV, readConfig } from '../shared/config.ts';
-import type { ConsultReply, ConsultTask, WorkerEvent } from '../shared/wire.ts';
+import {
+  type ConsultReply,
+  type ConsultTask,
+  PID_SLOT_BYTES,
+  type WorkerEvent,
+} from '../shared/wire.ts';
 import { claudeChildEnv } from '../worker/claude-cli.ts';
 import { runConsult } from '../worker/consult.ts';
 
@@ -192,7 +197,7 @@ async function probe(
       ...(config.defaultModel === undefined ? {} : { model: config.defaultModel }),
     },
     crashAfterSpawn: false,
-    pidSlot: new SharedArrayBuffer(4),
+    pidSlot: new SharedArrayBuffer(PID_SLOT_BYTES),
   };
   const post = (event: WorkerEvent) => {
     if (event.type === 'spawned') registry.add(taskId, event.pgid, event.start);

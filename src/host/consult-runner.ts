@@ -1,19 +1,20 @@
 import { type FaultRecord, faults, markRetried, type Site } from '../shared/fault.ts';
 import { processRunning } from '../shared/process-tree.ts';
 import { mayReplay, type ReplayContract } from '../shared/replay.ts';
-import type {
-  ConsultReply,
-  ConsultRequest,
-  ConsultSuccess,
-  ProgressEvent,
-  WorkerEvent,
+import {
+  type ConsultReply,
+  type ConsultRequest,
+  type ConsultSuccess,
+  PID_SLOT_BYTES,
+  type ProgressEvent,
+  type WorkerEvent,
 } from '../shared/wire.ts';
 import type { Admission } from './admission.ts';
 import type { Clock } from './clock.ts';
 import type { KillReason, ProcessRegistry } from './process-registry.ts';
 import type { ProgressReporter } from './progress.ts';
 import type { Supervisor } from './supervisor.ts';
-import type { WorkerPool } from './worker-pool.ts';
+import { ThreadStartError, type WorkerPool } from './worker-pool.ts';
 
 /**
  * Runs consults on the pool with the guarantees of SPEC §6–§7: admission (cap + FIFO queue),
@@ -63,10 +64,13 @@ type Invocation = {
 type Attempt =
   | { readonly kind: 'reply'; readonly reply: ConsultReply; readonly generation: number }
   | { readonly kind: 'lost'; readonly message: string }
+  /** No thread could be started for it: nothing ran. */
+  | { readonly kind: 'unstarted'; readonly message: string }
   | { readonly kind: 'stopped'; readonly reason: KillReason };
 
 export type RunnerDeps = {
-  readonly pool: () => Promise<WorkerPool>;
+  /** The pool to dispatch to; throws when none can be built right now. */
+  readonly pool: () => WorkerPool;
   readonly registry: ProcessRegistry;
   readonly supervisor: Supervisor;
   readonly admission: Admission;
@@ -167,7 +171,27 @@ export class ConsultRunner {
       };
     }
     try {
-      const outcome = await this.#dispatchWithReplay(call);
+      let pool: WorkerPool;
+      try {
+        pool = this.#deps.pool();
+      } catch (error) {
+        // Nothing ran: a transient shortage (EMFILE) is worth a retry, and is not a lost thread.
+        if (gate.probe) supervisor.breaker.releaseProbe();
+        return {
+          kind: 'fault',
+          fault: faults.processFailure(
+            site('host'),
+            `consults cannot start: the worker pool could not be built (${(error as Error).message}); nothing ran`,
+            {
+              message: 'retry in a moment; if it persists, run `phone-opus doctor`.',
+              retry_after_ms: 1000,
+            },
+            true,
+          ),
+          attempts: 0,
+        };
+      }
+      const outcome = await this.#dispatchWithReplay(call, pool);
       if (gate.probe) {
         if (outcome.kind === 'fault' && outcome.fault.fault.code === 'outcome_unknown')
           supervisor.breaker.releaseProbe();
@@ -179,7 +203,7 @@ export class ConsultRunner {
     }
   }
 
-  async #dispatchWithReplay(call: ConsultCall): Promise<ConsultOutcome> {
+  async #dispatchWithReplay(call: ConsultCall, firstPool: WorkerPool): Promise<ConsultOutcome> {
     const { supervisor, clock, registry } = this.#deps;
     for (let attempts = 1; ; attempts += 1) {
       const inv: Invocation = {
@@ -190,11 +214,16 @@ export class ConsultRunner {
         turns: 0,
         startedAt: clock.monotonicMs(),
         progress: call.progress,
-        pidSlot: new SharedArrayBuffer(4),
+        pidSlot: new SharedArrayBuffer(PID_SLOT_BYTES),
         pool: undefined,
         exitedBeforeStop: false,
       };
-      const attempt = await this.#attempt(call, inv, attempts);
+      const attempt = await this.#attempt(
+        call,
+        inv,
+        attempts,
+        attempts === 1 ? firstPool : undefined,
+      );
       if (inv.stop === 'drain_timeout') {
         // Its pool was rolled out and the consult outlived the drain bound: it was stopped.
         await registry.stop(inv.taskId, 'drain_timeout');
@@ -215,6 +244,14 @@ export class ConsultRunner {
       }
       if (attempt.kind === 'stopped' || attempt.kind === 'reply') {
         return this.#conclude(inv, attempt, attempts);
+      }
+      if (attempt.kind === 'unstarted') {
+        if (inv.stop === 'cancelled') return { kind: 'cancelled', attempts };
+        return {
+          kind: 'fault',
+          fault: unstarted(supervisor.generation, attempt.message),
+          attempts,
+        };
       }
       // The thread died with the consult in flight: its CLI may have run. Make sure it is gone.
       inv.state = 'outcome_unknown';
@@ -244,9 +281,15 @@ export class ConsultRunner {
     }
   }
 
-  async #attempt(call: ConsultCall, inv: Invocation, attempts: number): Promise<Attempt> {
+  async #attempt(
+    call: ConsultCall,
+    inv: Invocation,
+    attempts: number,
+    given: WorkerPool | undefined,
+  ): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
-    const pool = await this.#deps.pool();
+    // A replay goes to whatever pool is current now (a lost thread's pool may have been rolled).
+    const pool = given ?? this.#deps.pool();
     inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);
@@ -293,15 +336,18 @@ export class ConsultRunner {
         )
         .then(
           (reply): Attempt => ({ kind: 'reply', reply, generation }),
-          (error: Error): Attempt => ({ kind: 'lost', message: error.message }),
+          (error: Error): Attempt =>
+            error instanceof ThreadStartError
+              ? { kind: 'unstarted', message: error.message }
+              : { kind: 'lost', message: error.message },
         );
       const result = await Promise.race([running, stopped]);
-      if (result.kind === 'reply') inv.state = 'completed';
+      if (result.kind === 'reply' || result.kind === 'unstarted') inv.state = 'completed';
       if (result.kind === 'stopped') {
         // The worker may still answer; whatever it says, this call is over.
         void running.then(() => registry.forget(inv.taskId));
         registry.poison(inv.taskId, result.reason);
-      } else if (result.kind === 'reply') {
+      } else if (result.kind === 'reply' || result.kind === 'unstarted') {
         registry.forget(inv.taskId);
       }
       // 'lost': the caller kills the dead thread's tree first, then forgets the task.
@@ -414,3 +460,15 @@ export class ConsultRunner {
     for (const stop of this.#stoppers.values()) stop('shutdown');
   }
 }
+
+/** Nothing ran: a transient shortage (EMFILE) is worth a retry, and no thread was lost. */
+const unstarted = (generation: number, why: string): FaultRecord =>
+  faults.processFailure(
+    { generation, stage: 'host', operation: CONSULT_OPERATION },
+    `the consult could not start: no worker thread could be started (${why}); nothing ran`,
+    {
+      message: 'retry in a moment; if it persists, run `phone-opus doctor`.',
+      retry_after_ms: 1000,
+    },
+    true,
+  );

@@ -32,12 +32,14 @@ export function lifecycle(facts: {
   draining: boolean;
   circuit: CircuitState;
   recovering: boolean;
+  /** The worker pool cannot be built right now: consults cannot start. */
+  poolUnavailable: boolean;
   running: number;
   capacity: number;
   everStarted: boolean;
 }): Lifecycle {
   if (facts.draining) return 'draining';
-  if (facts.circuit !== 'closed') return 'degraded';
+  if (facts.circuit !== 'closed' || facts.poolUnavailable) return 'degraded';
   if (facts.recovering) return 'recovering';
   if (facts.running >= facts.capacity) return 'busy';
   if (!facts.everStarted) return 'cold';

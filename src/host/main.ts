@@ -97,8 +97,9 @@ export async function startServer(
   let crashHookArmed = config.testHooks.crashOnceKey !== undefined;
   runner = new ConsultRunner({
     pool: () => {
+      const pool = pools.current();
       everStarted = true;
-      return pools.current();
+      return pool;
     },
     registry,
     supervisor,
@@ -135,6 +136,7 @@ export async function startServer(
         draining,
         circuit,
         recovering: supervisor.recovering,
+        poolUnavailable: pools.unavailable !== undefined,
         running: admission.running,
         capacity: admission.capacity,
         everStarted,

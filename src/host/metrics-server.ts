@@ -6,6 +6,11 @@ import { createMetrics, type HostMetrics, type MetricSources } from './metrics.t
  * `GET /healthz` (the health snapshot JSON). Loaded lazily together with prom-client.
  * A bind failure is returned as data: the MCP server keeps serving without metrics.
  */
+/** A scrape is one short request; a few scrapers at once is plenty. */
+export const MAX_CONNECTIONS = 16;
+const REQUEST_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 5_000;
+
 export type MetricsEndpoint = {
   readonly metrics: HostMetrics;
   /** `http://127.0.0.1:9464` */
@@ -30,6 +35,15 @@ export async function startMetricsServer(
   const server = createServer((request, response) => {
     void answer(request, response, metrics, options.health);
   });
+  // Every listener has a bound (SPEC §10): any local process can connect, and unbounded idle
+  // connections would exhaust the server's file descriptors (EMFILE) and break consults.
+  server.maxConnections = MAX_CONNECTIONS;
+  server.headersTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.on('connection', (socket) =>
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy()),
+  );
   const bound = await new Promise<{ ok: true } | { ok: false; error: string }>((resolve) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       resolve({

@@ -76,6 +76,7 @@ export class PoolManager {
   #rolling: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  #unavailable: string | undefined;
 
   constructor(options: RolloutOptions) {
     this.#o = options;
@@ -83,13 +84,27 @@ export class PoolManager {
     this.#hostStamp = stampOf(options.hostFile);
   }
 
-  /** The pool new consults go to. */
-  async current(): Promise<WorkerPool> {
+  /**
+   * The pool new consults go to. Throws when it cannot be built (e.g. no file descriptors
+   * left); the next call tries again, and until one succeeds `unavailable` says why.
+   */
+  current(): WorkerPool {
     if (this.#current === undefined) {
-      await loadPiscina();
-      this.#current ??= this.#createPool(fingerprint(this.#o.workerFile));
+      try {
+        loadPiscina();
+        this.#current = this.#createPool(fingerprint(this.#o.workerFile));
+        this.#unavailable = undefined;
+      } catch (error) {
+        this.#unavailable = describeError(error);
+        throw error;
+      }
     }
     return this.#current;
+  }
+
+  /** Why consults cannot start right now (the pool or its threads cannot be built), if so. */
+  get unavailable(): string | undefined {
+    return this.#unavailable ?? this.#current?.startFailure;
   }
 
   get state(): RolloutState {
@@ -110,10 +125,6 @@ export class PoolManager {
       idle += t.idle;
     }
     return { live, idle };
-  }
-
-  get drainingPools(): number {
-    return this.#draining.size;
   }
 
   #serving(): WorkerPool[] {
@@ -163,7 +174,13 @@ export class PoolManager {
   }
 
   async #roll(force: boolean): Promise<void> {
-    await loadPiscina();
+    try {
+      loadPiscina();
+    } catch (error) {
+      this.#state = 'failed';
+      this.#o.onFailed(`worker rollout could not start: ${describeError(error)}`);
+      return;
+    }
     const build = fingerprint(this.#o.workerFile);
     if (!force && (build === this.#current?.build || build === this.#failedBuild)) {
       // Unchanged content (a touch), or the very candidate that already failed.
@@ -229,4 +246,10 @@ export class PoolManager {
     if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
     await Promise.all(this.#serving().map((p) => p.destroy().catch(() => {})));
   }
+}
+
+function describeError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return code === undefined || message.includes(code) ? message : `${message} (${code})`;
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Piscina } from 'piscina';
 import type {
   ConsultReply,
@@ -7,7 +8,7 @@ import type {
   WorkerBoot,
   WorkerEvent,
 } from '../shared/wire.ts';
-import { isWorkerEvent } from '../shared/wire.ts';
+import { isWorkerEvent, STARTED_INDEX } from '../shared/wire.ts';
 
 /**
  * One piscina pool of consult threads. One task per thread, so a thread crash touches exactly
@@ -29,9 +30,14 @@ export type WorkerPoolOptions = {
 
 let PiscinaClass: typeof Piscina | undefined;
 
-/** piscina costs ~40 ms to load: the first consult pays it, never the server's start-up. */
-export async function loadPiscina(): Promise<void> {
-  PiscinaClass ??= (await import('piscina')).Piscina;
+/**
+ * piscina costs ~40 ms to load: the first consult pays it, never the server's start-up.
+ * Loaded with require(), not import(): a failed ESM import is cached for the life of the
+ * process, so one transient descriptor shortage (EMFILE) would break every later consult;
+ * require() tries again next time.
+ */
+export function loadPiscina(): void {
+  PiscinaClass ??= (createRequire(import.meta.url)('piscina') as typeof import('piscina')).Piscina;
 }
 
 export class ThreadLostError extends Error {
@@ -39,11 +45,22 @@ export class ThreadLostError extends Error {
   readonly code = 'PHONE_OPUS_THREAD_LOST';
 }
 
+/** No thread could be started for the task (e.g. EMFILE): it never ran. */
+export class ThreadStartError extends Error {
+  override readonly name = 'ThreadStartError';
+  readonly code = 'PHONE_OPUS_THREAD_START';
+}
+
+/** A consult waiting for a thread: abortable without harm as long as it has not started. */
+type Waiting = { readonly started: () => boolean; readonly controller: AbortController };
+
 export class WorkerPool {
   readonly #pool: Piscina<ConsultTask | PingTask, ConsultReply | PingReply>;
   readonly #onThreadLost: (loss: ThreadLoss) => void;
   #busy = 0;
   #closing = false;
+  #startFailure: string | undefined;
+  readonly #waiting = new Set<Waiting>();
   readonly build: string;
 
   constructor(options: WorkerPoolOptions) {
@@ -69,8 +86,26 @@ export class WorkerPool {
     });
     // Without a listener an idle thread's crash would kill the whole process.
     this.#pool.on('error', (error: unknown) => {
-      if (!this.#closing) this.#onThreadLost({ kind: 'idle', message: describe(error) });
+      if (this.#closing) return;
+      if ((error as NodeJS.ErrnoException).code === 'ERR_WORKER_INIT_FAILED') {
+        // A thread that never came up lost nothing. piscina would leave the consults that
+        // waited for it queued until some later run() spawns another thread: fail them now.
+        this.#startFailure = describe(error);
+        for (const waiting of this.#waiting) {
+          if (!waiting.started()) waiting.controller.abort(this.#startFailure);
+        }
+        return;
+      }
+      this.#onThreadLost({ kind: 'idle', message: describe(error) });
     });
+    this.#pool.on('workerCreate', () => {
+      this.#startFailure = undefined;
+    });
+  }
+
+  /** Why the last thread could not start, until one does. */
+  get startFailure(): string | undefined {
+    return this.#startFailure;
   }
 
   get threads(): { live: number; idle: number } {
@@ -87,7 +122,22 @@ export class WorkerPool {
    * hard fallback for a stuck thread (aborting it terminates the thread).
    */
   async runConsult(task: ConsultTask, signal?: AbortSignal): Promise<ConsultReply> {
-    return (await this.#run(task, signal)) as ConsultReply;
+    const slot = new Int32Array(task.pidSlot);
+    const waiting: Waiting = {
+      started: () => Atomics.load(slot, STARTED_INDEX) === 1,
+      controller: new AbortController(),
+    };
+    this.#waiting.add(waiting);
+    const signals = signal === undefined ? [] : [signal];
+    try {
+      return (await this.#run(
+        task,
+        AbortSignal.any([...signals, waiting.controller.signal]),
+        waiting.controller.signal,
+      )) as ConsultReply;
+    } finally {
+      this.#waiting.delete(waiting);
+    }
   }
 
   /** Readiness probe: one thread boots and answers a no-op task. */
@@ -98,11 +148,13 @@ export class WorkerPool {
   async #run(
     task: ConsultTask | PingTask,
     signal?: AbortSignal,
+    notStarted?: AbortSignal,
   ): Promise<ConsultReply | PingReply> {
     this.#busy += 1;
     try {
       return await this.#pool.run(task, signal === undefined ? {} : { signal });
     } catch (error) {
+      if (notStarted?.aborted) throw new ThreadStartError(String(notStarted.reason));
       const message = describe(error);
       if (!this.#closing) this.#onThreadLost({ kind: 'task', message });
       throw new ThreadLostError(message);

@@ -161,14 +161,14 @@ export const faults = {
       hint ? { hint } : {},
     ),
   /** A CLI that cannot be started: retrying will not help until the install is fixed. */
-  processFailure: (at: Site, detail: string, hint?: FaultHint): FaultRecord =>
+  processFailure: (at: Site, detail: string, hint?: FaultHint, retryable = false): FaultRecord =>
     make(
       at,
       {
         class: 'process',
         code: 'process_failure',
-        directive: 'abort_request',
-        retryable: false,
+        directive: retryable ? 'retry' : 'abort_request',
+        retryable,
         jsonrpc: INTERNAL_ERROR,
       },
       detail,

@@ -40,11 +40,17 @@ export type ConsultTask = {
   /** Test hook: end this thread right after the CLI has started. */
   readonly crashAfterSpawn: boolean;
   /**
-   * One Int32 the worker sets to the CLI's pid the moment it exists. Shared memory survives the
-   * thread: a message posted just before a crash can be lost, this cannot.
+   * Two Int32s the worker sets: [PID_INDEX] the CLI's pid the moment it exists, and
+   * [STARTED_INDEX] 1 as soon as the task runs on a thread. Shared memory survives the thread:
+   * a message posted just before a crash can be lost, this cannot.
    */
   readonly pidSlot: SharedArrayBuffer;
 };
+
+export const PID_INDEX = 0;
+export const STARTED_INDEX = 1;
+/** Bytes of a task's pid slot. */
+export const PID_SLOT_BYTES = 8;
 
 /** Readiness probe for a freshly built pool. */
 export type PingTask = { readonly kind: 'ping' };

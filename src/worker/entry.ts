@@ -1,10 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type {
-  ConsultReply,
-  PingReply,
-  WorkerBoot,
-  WorkerEvent,
-  WorkerTask,
+import {
+  type ConsultReply,
+  type PingReply,
+  STARTED_INDEX,
+  type WorkerBoot,
+  type WorkerEvent,
+  type WorkerTask,
 } from '../shared/wire.ts';
 import { runConsult } from './consult.ts';
 
@@ -25,5 +26,6 @@ const crash = (): never => process.exit(70);
 
 export default async function run(task: WorkerTask): Promise<ConsultReply | PingReply> {
   if (task.kind === 'ping') return { status: 'pong', build: boot.build };
+  Atomics.store(new Int32Array(task.pidSlot), STARTED_INDEX, 1);
   return runConsult(task, boot, post, crash);
 }

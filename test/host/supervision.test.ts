@@ -22,7 +22,7 @@ async function harness(
   contract: ReplayContract,
   options: { capacity?: number; backoffMs?: number } = {},
 ) {
-  await loadPiscina();
+  loadPiscina();
   const supervisor = new Supervisor(
     systemClock,
     new CircuitBreaker({
@@ -55,7 +55,7 @@ async function harness(
   });
   let retries = 0;
   runner = new ConsultRunner({
-    pool: async () => pool,
+    pool: () => pool,
     registry,
     supervisor,
     admission: new Admission(options.capacity ?? 2, 8),

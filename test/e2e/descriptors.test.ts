@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { metricsUrl, scrape } from '../support/metrics.ts';
+import { faultOf, startTestServer, textOf } from '../support/server.ts';
+
+const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+const health = async (server: {
+  call: (n: string, a?: Record<string, unknown>) => Promise<unknown>;
+}) =>
+  (
+    (await server.call('health_snapshot', { render: 'json', detail: 'full' })) as {
+      structuredContent: { state: string; last_fault: { fault: { code: string } } | null };
+    }
+  ).structuredContent;
+
+describe('file descriptors', () => {
+  it('caps connections to the metrics endpoint, so no local process can exhaust descriptors', async (t) => {
+    const server = await startTestServer(t, { env: { PHONE_OPUS_METRICS_PORT: '0' } });
+    const base = await metricsUrl(server);
+    const url = new URL(base);
+    const before = openFds(server.pid);
+    const sockets: Socket[] = [];
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+    });
+    for (let i = 0; i < 300; i++) {
+      const socket = connect(Number(url.port), url.hostname);
+      socket.on('error', () => {});
+      sockets.push(socket);
+    }
+    await sleep(1000);
+    const during = openFds(server.pid);
+    assert.ok(during - before <= 24, `300 idle connections took ${during - before} descriptors`);
+    const ok = await server.call('consult', { prompt: 'still working?' });
+    assert.equal(ok.isError, undefined, textOf(ok as never));
+    for (const socket of sockets) socket.destroy();
+    await sleep(200);
+    assert.ok((await scrape(base)).has('phone_opus_in_flight'));
+  });
+
+  it('recovers from a transient descriptor shortage, and health is not ready meanwhile', async (t) => {
+    const server = await startTestServer(t);
+    assert.equal((await health(server)).state, 'cold');
+    const limit = () =>
+      execFileSync(
+        'prlimit',
+        ['--pid', String(server.pid), '--nofile', '--noheadings', '--output=SOFT,HARD'],
+        {
+          encoding: 'utf8',
+        },
+      )
+        .trim()
+        .split(/\s+/);
+    const [soft, hard] = limit();
+    // No descriptor left for anything new: the first consult cannot load the pool.
+    execFileSync('prlimit', [
+      '--pid',
+      String(server.pid),
+      `--nofile=${openFds(server.pid)}:${hard}`,
+    ]);
+    const failed = await server.call('consult', { prompt: 'during the shortage' });
+    assert.equal(failed.isError, true);
+    const f = faultOf(failed as never);
+    assert.equal(f.fault.code, 'process_failure', f.fault.detail);
+    assert.equal(f.retryable, true);
+    assert.match(f.fault.detail, /nothing ran/);
+    const during = await health(server);
+    assert.equal(during.state, 'degraded');
+    assert.equal(during.last_fault?.fault.code, 'process_failure');
+    execFileSync('prlimit', ['--pid', String(server.pid), `--nofile=${soft}:${hard}`]);
+    const ok = await server.call('consult', { prompt: 'after the shortage' });
+    assert.equal(ok.isError, undefined, textOf(ok as never));
+    assert.equal((await health(server)).state, 'ready');
+  });
+});
