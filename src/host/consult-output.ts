@@ -47,30 +47,31 @@ export function consultOutput(
   if (value.session_id !== null) lines.push(`session: ${value.session_id}`);
   if (value.permission_denials.length > 0)
     lines.push(`permission_denials: ${value.permission_denials.length}`);
-  const porcelainConcise = [...lines, 'response:', value.response].join('\n');
+  const porcelainConcise = () => [...lines, 'response:', value.response].join('\n');
 
-  const fullLines = [
-    head.join(' '),
-    ...keyValueLines({
-      cwd: facts.cwd,
-      session: value.session_id ?? undefined,
-      api_duration:
-        value.duration_api_ms === null ? undefined : formatDuration(value.duration_api_ms),
-      prompt_chars: facts.promptChars,
-      max_turns: facts.maxTurns ?? undefined,
-      generation: facts.generation,
-      attempts: facts.attempts,
-      build: value.build,
-      usage: usageLine(value.usage),
-      permission_denials: value.permission_denials.length,
-    }),
-    ...value.permission_denials.map((d, i) =>
-      `denied[${i + 1}]: ${JSON.stringify(d)}`.slice(0, 400),
-    ),
-    'response:',
-    value.response,
-  ];
-  return { concise, full, porcelainConcise, porcelainFull: fullLines.join('\n') };
+  const porcelainFull = () =>
+    [
+      head.join(' '),
+      ...keyValueLines({
+        cwd: facts.cwd,
+        session: value.session_id ?? undefined,
+        api_duration:
+          value.duration_api_ms === null ? undefined : formatDuration(value.duration_api_ms),
+        prompt_chars: facts.promptChars,
+        max_turns: facts.maxTurns ?? undefined,
+        generation: facts.generation,
+        attempts: facts.attempts,
+        build: value.build,
+        usage: usageLine(value.usage),
+        permission_denials: value.permission_denials.length,
+      }),
+      ...value.permission_denials.map((d, i) =>
+        `denied[${i + 1}]: ${JSON.stringify(d)}`.slice(0, 400),
+      ),
+      'response:',
+      value.response,
+    ].join('\n');
+  return { concise, full, porcelainConcise, porcelainFull };
 }
 
 /** `input_tokens=12 output_tokens=40`: the numeric top-level usage fields, sorted. */

@@ -78,26 +78,27 @@ export function healthOutput(view: HealthView): ToolOutput {
       : view.claude.path === null
         ? `not found (${view.claude.reason})`
         : `${view.claude.path} ${view.claude.version ?? `(version unknown: ${view.claude.reason})`}`;
-  const porcelainFull = [
-    line.join(' '),
-    ...keyValueLines({
-      uptime_ms: view.uptime_ms,
-      max_concurrency: view.max_concurrency,
-      consecutive_failures: view.consecutive_failures,
-      restart_count: view.restart_count,
-      circuit: `${view.circuit.state}${view.circuit.retry_after_ms > 0 ? ` retry_after_ms=${view.circuit.retry_after_ms}` : ''}`,
-      rollout: view.rollout,
-      host_code_changed: view.host_code_changed,
-      last_fault:
-        view.last_fault === null
-          ? 'none'
-          : `${view.last_fault.fault.code}: ${view.last_fault.fault.detail}`,
-      claude,
-      metrics: view.metrics,
-      telemetry_log: view.telemetry_log,
-    }),
-  ].join('\n');
-  return { concise, full, porcelainConcise: line.join(' '), porcelainFull };
+  const porcelainFull = () =>
+    [
+      line.join(' '),
+      ...keyValueLines({
+        uptime_ms: view.uptime_ms,
+        max_concurrency: view.max_concurrency,
+        consecutive_failures: view.consecutive_failures,
+        restart_count: view.restart_count,
+        circuit: `${view.circuit.state}${view.circuit.retry_after_ms > 0 ? ` retry_after_ms=${view.circuit.retry_after_ms}` : ''}`,
+        rollout: view.rollout,
+        host_code_changed: view.host_code_changed,
+        last_fault:
+          view.last_fault === null
+            ? 'none'
+            : `${view.last_fault.fault.code}: ${view.last_fault.fault.detail}`,
+        claude,
+        metrics: view.metrics,
+        telemetry_log: view.telemetry_log,
+      }),
+    ].join('\n');
+  return { concise, full, porcelainConcise: () => line.join(' '), porcelainFull };
 }
 
 export type TelemetryView = {
@@ -154,11 +155,12 @@ export function telemetryOutput(view: TelemetryView): ToolOutput {
   return {
     concise,
     full,
-    porcelainConcise: [...header, ...section(hot, false)].join('\n'),
-    porcelainFull: [
-      ...header,
-      `uptime_ms=${view.uptime_ms} generation=${view.generation}`,
-      ...section(view.methods, true),
-    ].join('\n'),
+    porcelainConcise: () => [...header, ...section(hot, false)].join('\n'),
+    porcelainFull: () =>
+      [
+        ...header,
+        `uptime_ms=${view.uptime_ms} generation=${view.generation}`,
+        ...section(view.methods, true),
+      ].join('\n'),
   };
 }

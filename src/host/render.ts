@@ -19,8 +19,9 @@ export const presentationOf = (args: {
 export type ToolOutput = {
   readonly concise: Record<string, unknown>;
   readonly full: Record<string, unknown>;
-  readonly porcelainConcise: string;
-  readonly porcelainFull: string;
+  /** Built only when asked for: a consult's text can be megabytes. */
+  readonly porcelainConcise: () => string;
+  readonly porcelainFull: () => string;
 };
 
 export function toCallToolResult(output: ToolOutput, p: Presentation): CallToolResult {
@@ -29,7 +30,7 @@ export function toCallToolResult(output: ToolOutput, p: Presentation): CallToolR
       content: [
         {
           type: 'text',
-          text: p.detail === 'full' ? output.porcelainFull : output.porcelainConcise,
+          text: p.detail === 'full' ? output.porcelainFull() : output.porcelainConcise(),
         },
       ],
     };

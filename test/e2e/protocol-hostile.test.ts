@@ -124,7 +124,7 @@ describe('hostile protocol input', () => {
   });
 
   it('keeps memory bounded while a client stops reading, then delivers every answer intact', async (t) => {
-    const s = startRawSession(t, { PHONE_OPUS_MAX_CONCURRENCY: '4' });
+    const s = startRawSession(t, { PHONE_OPUS_MAX_CONCURRENCY: '1' });
     await s.initialize();
     s.send({ jsonrpc: '2.0', id: 'warm', method: 'ping' });
     await s.next((m) => m['id'] === 'warm');

@@ -44,25 +44,29 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
     match: (m: Record<string, unknown>) => boolean;
     resolve: (m: Record<string, unknown>) => void;
   }[] = [];
-  let buffer = '';
+  // Lines are cut as chunks arrive, scanning only the new chunk (answers can be megabytes).
+  let pending: string[] = [];
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffer += chunk;
-    let newline = buffer.indexOf('\n');
-    while (newline !== -1) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf('\n');
-      if (line.trim() === '') continue;
-      const message = JSON.parse(line) as Record<string, unknown>; // a non-JSON stdout line fails the test
-      lines.push(message);
-      for (const waiter of [...waiters]) {
-        if (waiter.match(message)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(message);
-        }
+  const take = (line: string) => {
+    if (line.trim() === '') return;
+    const message = JSON.parse(line) as Record<string, unknown>; // a non-JSON stdout line fails the test
+    lines.push(message);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(message)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(message);
       }
     }
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    let from = 0;
+    for (let newline = chunk.indexOf('\n'); newline !== -1; newline = chunk.indexOf('\n', from)) {
+      pending.push(chunk.slice(from, newline));
+      take(pending.join(''));
+      pending = [];
+      from = newline + 1;
+    }
+    if (from < chunk.length) pending.push(chunk.slice(from));
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
