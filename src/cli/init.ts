@@ -63,7 +63,7 @@ export async function runInit(
   const snippet =
     client === 'codex'
       ? codexToml(launch, toolTimeoutS)
-      : `${JSON.stringify(jsonConfig(client, launch), null, 2)}\n`;
+      : `${JSON.stringify(jsonConfig(client, launch, toolTimeoutS), null, 2)}\n`;
 
   if (!options.write) {
     io.out(snippet);
@@ -74,7 +74,7 @@ export async function runInit(
   const written =
     client === 'codex'
       ? writeToml(target, snippet)
-      : writeJson(target, jsonConfig(client, launch).mcpServers[SERVER_KEY]);
+      : writeJson(target, jsonConfig(client, launch, toolTimeoutS).mcpServers[SERVER_KEY]);
   if (written.kind === 'refused') {
     io.err(`phone-opus: ${written.reason}`);
     return 1;
@@ -119,12 +119,15 @@ type ServerEntry = Record<string, unknown>;
 function jsonConfig(
   client: ClientName,
   launch: Launch,
+  toolTimeoutS: number,
 ): { mcpServers: Record<string, ServerEntry> } {
   const entry: ServerEntry = {
     ...(client === 'claude-code' ? { type: 'stdio' } : {}),
     command: launch.command,
     args: [...launch.args],
     ...(Object.keys(launch.env).length === 0 ? {} : { env: { ...launch.env } }),
+    // Claude Code ends a call at this wall-clock limit (ms) whatever progress it sees.
+    ...(client === 'claude-code' ? { timeout: toolTimeoutS * 1000 } : {}),
   };
   return { mcpServers: { [SERVER_KEY]: entry } };
 }
@@ -181,7 +184,7 @@ function notes(client: ClientName, launch: Launch, toolTimeoutS: number, io: Ini
   if (client === 'claude-code') {
     out.push(`or, for every project: claude mcp add --scope user ${SERVER_KEY} -- ${quoted}`);
     out.push(
-      `consults can run ${toolTimeoutS - TOOL_TIMEOUT_MARGIN_S} s: start Claude Code with MCP_TOOL_TIMEOUT=${toolTimeoutS * 1000} so it waits for them`,
+      `consults can run ${toolTimeoutS - TOOL_TIMEOUT_MARGIN_S} s and Claude Code ends a call at its timeout whatever progress it gets: the entry's "timeout" (ms) covers that; a server added with \`claude mcp add\` needs MCP_TOOL_TIMEOUT=${toolTimeoutS * 1000} in Claude Code's environment instead`,
     );
   }
   if (client === 'codex' && io.env['ANTHROPIC_API_KEY'] !== undefined) {

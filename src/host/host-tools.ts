@@ -72,6 +72,8 @@ export function healthOutput(view: HealthView): ToolOutput {
   if (view.rollout !== 'stable') line.push(`rollout=${view.rollout}`);
   if (view.circuit.state !== 'closed') line.push(`circuit=${view.circuit.state}`);
   if (view.host_code_changed) line.push('host_code_changed=true');
+  // Consults cannot run without the CLI: the one-line view must not look healthy.
+  if (view.claude !== null && view.claude.path === null) line.push('claude=missing');
   const claude =
     view.claude === null
       ? 'checking'

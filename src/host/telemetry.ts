@@ -1,4 +1,5 @@
 import { type FaultRecord, isTransportFault } from '../shared/fault.ts';
+import { roundUsd } from '../shared/money.ts';
 
 /**
  * Session counters for `telemetry_snapshot` (SPEC §5.3): totals, per-method stats with
@@ -134,8 +135,10 @@ export class Telemetry {
 
   usage(): Usage {
     return {
-      cost_usd: round6(this.#cost),
-      cost_usd_by_model: { ...this.#costByModel },
+      cost_usd: roundUsd(this.#cost),
+      cost_usd_by_model: Object.fromEntries(
+        Object.entries(this.#costByModel).map(([model, usd]) => [model, roundUsd(usd)]),
+      ),
       tokens: { ...this.#tokens },
     };
   }
@@ -208,4 +211,3 @@ export function percentile(sorted: readonly number[], q: number): number {
 }
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
-const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;

@@ -11,6 +11,8 @@ export type ToolName = 'consult' | 'health_snapshot' | 'telemetry_snapshot';
 export type Dispatch = 'host' | 'worker';
 
 export const MAX_PROMPT_BYTES = 1024 * 1024;
+/** Far beyond any real consult, and a number every CLI parses exactly. */
+export const MAX_TURNS = 10_000;
 
 const RENDERS = ['porcelain', 'json'] as const;
 const DETAILS = ['concise', 'full'] as const;
@@ -85,6 +87,7 @@ function consultSchema(config: Config) {
           v.number('must be an integer'),
           v.integer('must be an integer'),
           v.minValue(1, 'must be at least 1'),
+          v.maxValue(MAX_TURNS, `must be at most ${MAX_TURNS}`),
           v.description('Stop after this many agent turns.'),
         ),
       ),
@@ -165,9 +168,13 @@ export type PublishedTool = {
     readonly readOnlyHint: true;
     readonly destructiveHint: false;
     readonly openWorldHint: boolean;
-    readonly phoneOpus: { readonly dispatch: Dispatch; readonly replayContract: ReplayContract };
+    readonly phoneOpus: PhoneOpusMeta;
   };
+  /** The same, where SDK clients keep it (they strip unknown annotation keys). */
+  readonly _meta: { readonly phoneOpus: PhoneOpusMeta };
 };
+
+type PhoneOpusMeta = { readonly dispatch: Dispatch; readonly replayContract: ReplayContract };
 
 export type Catalog = {
   readonly specs: ReadonlyMap<ToolName, ToolSpec>;
@@ -223,6 +230,7 @@ function publish(spec: ToolSpec): PublishedTool {
     $schema?: string;
     [key: string]: unknown;
   };
+  const meta = { dispatch: spec.dispatch, replayContract: spec.replayContract };
   return {
     name: spec.name,
     title: spec.title,
@@ -233,8 +241,9 @@ function publish(spec: ToolSpec): PublishedTool {
       readOnlyHint: true,
       destructiveHint: false,
       openWorldHint: spec.openWorld,
-      phoneOpus: { dispatch: spec.dispatch, replayContract: spec.replayContract },
+      phoneOpus: meta,
     },
+    _meta: { phoneOpus: meta },
   };
 }
 

@@ -218,7 +218,7 @@ export const faults = {
         jsonrpc: INTERNAL_ERROR,
       },
       detail,
-      { hint: { message: `retry after ${retryAfterMs} ms`, retry_after_ms: retryAfterMs } },
+      retryHint(retryAfterMs),
     ),
   circuitOpen: (at: Site, detail: string, retryAfterMs: number): FaultRecord =>
     make(
@@ -231,7 +231,7 @@ export const faults = {
         jsonrpc: INTERNAL_ERROR,
       },
       detail,
-      { hint: { message: `retry after ${retryAfterMs} ms`, retry_after_ms: retryAfterMs } },
+      retryHint(retryAfterMs),
     ),
   outcomeUnknown: (at: Site, detail: string): FaultRecord =>
     make(
@@ -305,4 +305,10 @@ export function isTransportFault(f: FaultRecord): boolean {
     default:
       return false;
   }
+}
+
+/** Clients wait whole milliseconds. */
+function retryHint(retryAfterMs: number): { hint: FaultHint } {
+  const ms = Math.ceil(retryAfterMs);
+  return { hint: { message: `retry after ${ms} ms`, retry_after_ms: ms } };
 }

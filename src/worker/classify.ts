@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { type DownstreamReason, type FaultRecord, faults, type Site } from '../shared/fault.ts';
+import { roundUsd } from '../shared/money.ts';
 import type { ExitReport } from '../shared/process-tree.ts';
 import type { ConsultSuccess } from '../shared/wire.ts';
 import type { ResultEnvelope, StreamSummary } from './stream-json.ts';
@@ -26,13 +27,23 @@ export function classifyRun(
   const envelope = stream.result;
   if (envelope === undefined) {
     if (exit.exitCode === 0) {
-      const shown = stream.junk !== '' ? stream.junk : '(no output)';
+      const said =
+        stream.junk !== ''
+          ? `; output began: ${quote(stream.junk)}`
+          : stream.events > 0
+            ? ` after ${stream.events} events (the last of type ${stream.lastEventType ?? 'unknown'})`
+            : '; it printed nothing';
       return {
         ok: false,
         fault: faults.downstreamFailure(
           at,
           'invalid_output',
-          `Claude Code exited 0 without a result envelope; output began: ${quote(shown)}`,
+          `Claude Code exited 0 without a result envelope${said}`,
+          {
+            ...(stream.sessionId === null ? {} : { session_id: stream.sessionId }),
+            num_turns: stream.turns,
+            message: HINTS.invalid_output,
+          },
         ),
       };
     }
@@ -143,9 +154,9 @@ function success(envelope: ResultEnvelope, stream: StreamSummary, build: string)
     duration_ms: num(envelope['duration_ms']) ?? 0,
     duration_api_ms: num(envelope['duration_api_ms']) ?? null,
     stop_reason: str(envelope['stop_reason']),
-    total_cost_usd: num(envelope['total_cost_usd']) ?? null,
+    total_cost_usd: usd(num(envelope['total_cost_usd'])),
     usage: envelope['usage'] ?? null,
-    model_usage: modelUsage ?? null,
+    model_usage: withRoundedCosts(modelUsage) ?? null,
     permission_denials: Array.isArray(envelope['permission_denials'])
       ? (envelope['permission_denials'] as unknown[])
       : [],
@@ -169,6 +180,21 @@ export function answeringModel(modelUsage: unknown): string | null {
     }
   }
   return best;
+}
+
+const usd = (value: number | undefined): number | null =>
+  value === undefined ? null : roundUsd(value);
+
+/** The CLI's per-model usage, its `costUSD` figures rounded like every other cost. */
+function withRoundedCosts(modelUsage: unknown): unknown {
+  if (typeof modelUsage !== 'object' || modelUsage === null) return modelUsage;
+  return Object.fromEntries(
+    Object.entries(modelUsage as Record<string, unknown>).map(([model, usage]) => {
+      if (typeof usage !== 'object' || usage === null) return [model, usage];
+      const cost = num((usage as Record<string, unknown>)['costUSD']);
+      return [model, cost === undefined ? usage : { ...usage, costUSD: roundUsd(cost) }];
+    }),
+  );
 }
 
 function quote(text: string): string {

@@ -15,6 +15,9 @@ export type StreamSummary = {
   readonly turns: number;
   /** Lines that were not JSON objects (quoted if no envelope arrives). */
   readonly junk: string;
+  /** JSON events read, and the type of the last one (said when no envelope arrives). */
+  readonly events: number;
+  readonly lastEventType: string | null;
   /**
    * The result envelope's answer went to the answer sink (its line was too long to hold);
    * the envelope's `result` is then empty.
@@ -44,6 +47,8 @@ export class StreamJsonReader {
   #messageIds = new Set<string>();
   #turns = 0;
   #junk = '';
+  #events = 0;
+  #lastEventType: string | null = null;
   readonly #onProgress: (event: ProgressEvent) => void;
 
   constructor(onProgress: (event: ProgressEvent) => void, options?: ReaderOptions) {
@@ -70,6 +75,8 @@ export class StreamJsonReader {
       model: this.#model,
       turns: this.#turns,
       junk: this.#junk,
+      events: this.#events,
+      lastEventType: this.#lastEventType,
       answerInSink: this.#answerInSink,
     };
   }
@@ -123,6 +130,8 @@ export class StreamJsonReader {
       return;
     }
     const record = event as Record<string, unknown>;
+    this.#events += 1;
+    this.#lastEventType = typeof record['type'] === 'string' ? record['type'] : null;
     this.#noteSession(record);
     switch (record['type']) {
       case 'system':

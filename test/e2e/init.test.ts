@@ -14,7 +14,13 @@ import { describe, it, type TestContext } from 'node:test';
 import { runCli } from '../support/cli.ts';
 import { BIN, FAKE_CLAUDE } from '../support/paths.ts';
 
-type Entry = { type?: string; command: string; args: string[]; env?: Record<string, string> };
+type Entry = {
+  type?: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  timeout?: number;
+};
 type JsonConfig = { mcpServers: Record<string, Entry> };
 
 function sandbox(t: TestContext) {
@@ -61,7 +67,10 @@ describe('phone-opus init', () => {
           /claude mcp add --scope user phone_opus -- \S+ \S+phone-opus\.js/,
         );
         assert.match(result.stderr, /MCP_TOOL_TIMEOUT=1860000/);
+        // Claude Code's per-server limit is a hard wall clock: above the consult timeout.
+        assert.equal(entry.timeout, 1_860_000);
       } else {
+        assert.equal(entry.timeout, undefined, client);
         // Apps started from the desktop do not see the shell's PATH.
         assert.deepEqual(entry.env, { PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE }, client);
       }
