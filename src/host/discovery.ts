@@ -1,12 +1,14 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { readStat } from '../shared/process-tree.ts';
 import { writePrivateFileAtomic } from './state-files.ts';
 
 /**
  * Prometheus `file_sd` discovery (SPEC §8): each server with metrics on writes
- * `<state>/prometheus/<pid>.json` naming its scrape target and removes it on exit, so one
- * `file_sd_configs` entry finds every running instance. Files left by killed servers (SIGKILL
- * cannot be caught) are pruned by the next server that starts.
+ * `<state>/prometheus/<pid>-<start>.json` naming its scrape target and removes it on exit, so
+ * one `file_sd_configs` entry finds every running instance. Files left by killed servers
+ * (SIGKILL cannot be caught) are pruned by the next server that starts, metrics on or off;
+ * the process start time in the name tells a dead server from a new process that got its pid.
  */
 export const discoveryDir = (stateDir: string): string => join(stateDir, 'prometheus');
 
@@ -14,12 +16,18 @@ export type DiscoveryTarget = {
   readonly host: string;
   readonly port: number;
   readonly pid: number;
+  /** The process start time (/proc/PID/stat field 22), '' where unknown. */
+  readonly start: string;
   readonly cwd: string;
 };
 
+/** A process, as far as its discovery file can tell: pid and start time ('' if unknown). */
+export type Owner = { readonly pid: number; readonly start: string };
+
 /** Write (atomically, 0600 in a 0700 directory) and return the file's path. */
 export function writeDiscoveryFile(stateDir: string, target: DiscoveryTarget): string {
-  const path = join(discoveryDir(stateDir), `${target.pid}.json`);
+  const name = target.start === '' ? `${target.pid}` : `${target.pid}-${target.start}`;
+  const path = join(discoveryDir(stateDir), `${name}.json`);
   const group = [
     {
       targets: [scrapeAddress(target.host, target.port)],
@@ -40,7 +48,7 @@ export function removeDiscoveryFile(path: string): void {
 }
 
 /** Remove the files of servers that no longer run; returns how many were removed. */
-export function pruneDiscoveryFiles(stateDir: string, alive = processAlive): number {
+export function pruneDiscoveryFiles(stateDir: string, alive = ownerAlive): number {
   let entries: string[];
   try {
     entries = readdirSync(discoveryDir(stateDir));
@@ -49,8 +57,8 @@ export function pruneDiscoveryFiles(stateDir: string, alive = processAlive): num
   }
   let removed = 0;
   for (const entry of entries) {
-    const match = /^(\d+)\.json$/.exec(entry);
-    if (match === null || alive(Number(match[1]))) continue;
+    const match = /^(\d+)(?:-(\d+))?\.json$/.exec(entry);
+    if (match === null || alive({ pid: Number(match[1]), start: match[2] ?? '' })) continue;
     removeDiscoveryFile(join(discoveryDir(stateDir), entry));
     removed += 1;
   }
@@ -64,11 +72,9 @@ export function scrapeAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Alive, and the same process (not a later one that reused the pid). */
+export function ownerAlive(owner: Owner): boolean {
+  const stat = readStat(String(owner.pid));
+  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return false;
+  return owner.start === '' || stat.start === owner.start;
 }

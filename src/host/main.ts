@@ -8,6 +8,7 @@ import { Admission } from './admission.ts';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ConsultRunner } from './consult-runner.ts';
+import { pruneDiscoveryFiles } from './discovery.ts';
 import { type CallRecord, createDispatcher } from './dispatch.ts';
 import { type HealthView, lifecycle, type TelemetryView } from './host-tools.ts';
 import { JsonlWriter } from './jsonl-writer.ts';
@@ -226,6 +227,8 @@ export async function startServer(
   mcp.oninitialized = () => {
     probe();
     void metrics.start();
+    // Housekeeping that must not delay the handshake: what killed servers left behind.
+    setImmediate(() => pruneDiscoveryFiles(config.stateDir));
   };
   if (config.metricsPort !== undefined) {
     setTimeout(() => void metrics.start(), METRICS_START_FALLBACK_MS).unref();

@@ -1,4 +1,5 @@
-import { pruneDiscoveryFiles, removeDiscoveryFile, writeDiscoveryFile } from './discovery.ts';
+import { readStat } from '../shared/process-tree.ts';
+import { removeDiscoveryFile, writeDiscoveryFile } from './discovery.ts';
 import type { Logger } from './log.ts';
 import type { HostMetrics, MetricSources } from './metrics.ts';
 import type { MetricsEndpoint, startMetricsServer } from './metrics-server.ts';
@@ -128,11 +129,11 @@ export class MetricsController {
   #writeDiscovery(endpoint: MetricsEndpoint): void {
     const { stateDir, pid, cwd, log } = this.#options;
     try {
-      pruneDiscoveryFiles(stateDir);
       this.#discoveryFile = writeDiscoveryFile(stateDir, {
         host: endpoint.host,
         port: endpoint.port,
         pid,
+        start: readStat(String(pid))?.start ?? '',
         cwd,
       });
     } catch (error) {
