@@ -1,5 +1,5 @@
 import { type FaultRecord, faults, markRetried, type Site } from '../shared/fault.ts';
-import { processRunning } from '../shared/process-tree.ts';
+import { processRunning } from '../shared/proc-scan.ts';
 import { mayReplay, type ReplayContract } from '../shared/replay.ts';
 import type {
   ConsultReply,

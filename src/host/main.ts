@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createCatalog } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
+import { type Containment, describeContainment, detectContainment } from '../shared/containment.ts';
 import { faults } from '../shared/fault.ts';
 import { claudeChildEnv } from '../worker/claude-cli.ts';
+import { removeAbandonedOutputDirs } from './abandoned-output.ts';
 import { Admission } from './admission.ts';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -63,11 +65,25 @@ export async function startServer(
   let everStarted = false;
   let draining = false;
 
+  // Probed once, lazily (never on the path to `initialize`): the first consult or the
+  // post-handshake `--version` probe waits for it.
+  let containment: Containment | null = null;
+  const contain = () =>
+    detectContainment().then((found) => {
+      containment = found;
+      return found;
+    });
+
   let runner: ConsultRunner | undefined;
   const pools = new PoolManager({
     workerFile: options.workerFile,
     hostFile: options.hostFile,
-    boot: { claudeBin, childEnv },
+    boot: async () => ({
+      claudeBin,
+      childEnv,
+      allowedRoots: config.allowedRoots ?? null,
+      containment: await contain(),
+    }),
     maxThreads: config.maxConcurrency,
     log,
     onEvent: (event) => runner?.onWorkerEvent(event),
@@ -113,7 +129,8 @@ export async function startServer(
 
   let claude: ClaudeInfo | null = null;
   const probe = () => {
-    probeClaude(claudeBin, childEnv, options.cwd)
+    contain()
+      .then((found) => probeClaude(claudeBin, childEnv, options.cwd, found))
       .then((info) => {
         claude = info;
       })
@@ -147,6 +164,7 @@ export async function startServer(
       host_code_changed: pools.hostCodeChanged,
       last_fault: supervisor.lastFault,
       claude,
+      containment: containment === null ? null : describeContainment(containment),
       metrics: metrics.status,
       telemetry_log: callLog.status,
     };
@@ -213,6 +231,10 @@ export async function startServer(
   mcp.oninitialized = () => {
     probe();
     void metrics.start();
+    void removeAbandonedOutputDirs().then((removed) => {
+      if (removed.length > 0)
+        log(`removed ${removed.length} output dir(s) left by servers that are gone`);
+    });
   };
   if (config.metricsPort !== undefined) {
     setTimeout(() => void metrics.start(), METRICS_START_FALLBACK_MS).unref();

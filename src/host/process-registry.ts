@@ -1,13 +1,13 @@
 import {
   groupAlive,
-  KILL_GRACE_MS,
   memberAlive,
   readStat,
   signalGroup,
   signalMembers,
   snapshotDescendants,
   type TreeMember,
-} from '../shared/process-tree.ts';
+} from '../shared/proc-scan.ts';
+import { KILL_GRACE_MS } from '../shared/process-tree.ts';
 
 /**
  * The host's registry of live CLI process trees (SPEC §6.4). Workers report each CLI's group

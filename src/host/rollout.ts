@@ -18,7 +18,8 @@ import { loadPiscina, type ThreadLoss, WorkerPool } from './worker-pool.ts';
 export type RolloutOptions = {
   readonly workerFile: string;
   readonly hostFile: string;
-  readonly boot: Omit<WorkerBoot, 'build'>;
+  /** The threads' settings; awaited before the first pool is built (containment is probed). */
+  readonly boot: () => Promise<Omit<WorkerBoot, 'build'>>;
   readonly maxThreads: number;
   readonly log: Logger;
   readonly onEvent: (event: WorkerEvent) => void;
@@ -87,7 +88,8 @@ export class PoolManager {
   async current(): Promise<WorkerPool> {
     if (this.#current === undefined) {
       await loadPiscina();
-      this.#current ??= this.#createPool(fingerprint(this.#o.workerFile));
+      const boot = await this.#o.boot();
+      this.#current ??= this.#createPool(fingerprint(this.#o.workerFile), boot);
     }
     return this.#current;
   }
@@ -171,7 +173,7 @@ export class PoolManager {
       return;
     }
     this.#state = 'rolling';
-    const candidate = this.#createPool(build);
+    const candidate = this.#createPool(build, await this.#o.boot());
     try {
       const pong = await candidate.ping(AbortSignal.timeout(this.#o.readinessTimeoutMs ?? 10_000));
       if (pong.status !== 'pong')
@@ -210,10 +212,10 @@ export class PoolManager {
     }
   }
 
-  #createPool(build: string): WorkerPool {
+  #createPool(build: string, boot: Omit<WorkerBoot, 'build'>): WorkerPool {
     const pool: WorkerPool = new WorkerPool({
       workerFile: this.#o.workerFile,
-      boot: { ...this.#o.boot, build },
+      boot: { ...boot, build },
       maxThreads: this.#o.maxThreads,
       onEvent: this.#o.onEvent,
       // A candidate's failures are a failed rollout, not lost threads of the service.

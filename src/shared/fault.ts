@@ -156,15 +156,18 @@ export const faults = {
       detail,
       hint ? { hint } : {},
     ),
-  /** A CLI that cannot be started: retrying will not help until the install is fixed. */
-  processFailure: (at: Site, detail: string, hint?: FaultHint): FaultRecord =>
+  /**
+   * The CLI could not be started or run. Retryable only when the cause passes by itself
+   * (descriptor or memory exhaustion), not when the install or the directory must be fixed.
+   */
+  processFailure: (at: Site, detail: string, hint?: FaultHint, retryable = false): FaultRecord =>
     make(
       at,
       {
         class: 'process',
         code: 'process_failure',
-        directive: 'abort_request',
-        retryable: false,
+        directive: retryable ? 'retry' : 'abort_request',
+        retryable,
         jsonrpc: INTERNAL_ERROR,
       },
       detail,

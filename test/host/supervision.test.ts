@@ -38,7 +38,13 @@ async function harness(
   let runner: ConsultRunner | undefined;
   const pool = new WorkerPool({
     workerFile: WORKER,
-    boot: { claudeBin: 'unused', childEnv: {}, build: 'fixture' },
+    boot: {
+      claudeBin: 'unused',
+      childEnv: {},
+      build: 'fixture',
+      allowedRoots: null,
+      containment: { mode: 'process_group', launcher: [] },
+    },
     maxThreads: options.capacity ?? 2,
     maxHeapMb: 32,
     onEvent: (event) => {

@@ -42,6 +42,8 @@ export type CallOptions = {
 export type FakeRun = {
   pid: number;
   children: number[];
+  /** Pids of the processes it started outside its group (setsid children, a stderr holder). */
+  escaped: number[];
   argv: string[];
   cwd: string;
   prompt: string;
