@@ -109,6 +109,7 @@ export async function startServer(
   runner = new ConsultRunner({
     pool: () => {
       everStarted = true;
+      sweepOutputDirs();
       return pools.current();
     },
     registry,
@@ -126,6 +127,17 @@ export async function startServer(
   const sessions = new SessionStore(config.stateDir, log);
   const callLog = new JsonlWriter({ path: join(config.stateDir, 'mcp', 'telemetry.jsonl'), log });
   callLog.open();
+
+  // Once per server, after the handshake or at the first consult, whichever comes first.
+  let swept = false;
+  function sweepOutputDirs(): void {
+    if (swept) return;
+    swept = true;
+    void removeAbandonedOutputDirs().then((removed) => {
+      if (removed.length > 0)
+        log(`removed ${removed.length} output dir(s) left by servers that are gone`);
+    });
+  }
 
   let claude: ClaudeInfo | null = null;
   const probe = () => {
@@ -231,10 +243,7 @@ export async function startServer(
   mcp.oninitialized = () => {
     probe();
     void metrics.start();
-    void removeAbandonedOutputDirs().then((removed) => {
-      if (removed.length > 0)
-        log(`removed ${removed.length} output dir(s) left by servers that are gone`);
-    });
+    sweepOutputDirs();
   };
   if (config.metricsPort !== undefined) {
     setTimeout(() => void metrics.start(), METRICS_START_FALLBACK_MS).unref();

@@ -1,8 +1,6 @@
 import {
-  groupAlive,
   memberAlive,
   readStat,
-  signalGroup,
   signalMembers,
   snapshotDescendants,
   type TreeMember,
@@ -42,7 +40,8 @@ export class ProcessRegistry {
       trees = new Map();
       this.#tasks.set(taskId, trees);
     }
-    const leader = { pid: pgid, pgid, start };
+    // A report without a start time (it could not be read) takes the one /proc shows now.
+    const leader = { pid: pgid, pgid, start: start || (readStat(String(pgid))?.start ?? '') };
     trees.set(pgid, { leader, members: new Map([[key(leader), leader]]) });
     const reason = this.#stopping.get(taskId);
     if (reason !== undefined) void this.#kill(trees.get(pgid) as Tree, reason, this.#graceMs);
@@ -51,7 +50,7 @@ export class ProcessRegistry {
   /** Register a leader read from the task's shared pid slot, unless its report already came. */
   adopt(taskId: number, pgid: number): void {
     if (pgid <= 0 || this.#tasks.get(taskId)?.has(pgid)) return;
-    this.add(taskId, pgid, readStat(String(pgid))?.start ?? '');
+    this.add(taskId, pgid, '');
   }
 
   addMembers(taskId: number, members: readonly TreeMember[]): void {
@@ -95,11 +94,7 @@ export class ProcessRegistry {
   killAllNow(): void {
     for (const trees of this.#tasks.values()) {
       for (const tree of trees.values()) {
-        signalMembers(
-          [...tree.members.values(), ...snapshotDescendants(tree.leader.pid)],
-          'SIGKILL',
-        );
-        signalGroup(tree.leader.pgid, 'SIGKILL');
+        signalMembers([...tree.members.values(), ...descendants(tree.leader)], 'SIGKILL');
       }
     }
   }
@@ -112,21 +107,24 @@ export class ProcessRegistry {
 
   async #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
     // Snapshot the tree before the leader dies: orphans are no longer findable by parentage.
-    for (const member of snapshotDescendants(tree.leader.pid))
-      tree.members.set(key(member), member);
+    for (const member of descendants(tree.leader)) tree.members.set(key(member), member);
     const members = [...tree.members.values()];
-    const alive = () => groupAlive(tree.leader.pgid) || members.some(memberAlive);
-    const signalled = signalMembers(members, 'SIGTERM') > 0;
-    if (!signalGroup(tree.leader.pgid, 'SIGTERM') && !signalled) return; // already gone
+    // Groups are signalled through their live members only (signalMembers): once a tree's
+    // processes are all gone its group number may already belong to someone else.
+    const alive = () => members.some(memberAlive);
+    if (signalMembers(members, 'SIGTERM') === 0) return; // already gone
     this.#onKill(reason);
     const deadline = performance.now() + graceMs;
     while (alive() && performance.now() < deadline) await sleep(POLL_MS);
     if (!alive()) return;
     signalMembers(members, 'SIGKILL');
-    signalGroup(tree.leader.pgid, 'SIGKILL');
     const hardDeadline = performance.now() + 1000;
     while (alive() && performance.now() < hardDeadline) await sleep(POLL_MS);
   }
 }
+
+/** The leader's descendants, if it is still the leader (its pid may since have been reused). */
+const descendants = (leader: TreeMember): TreeMember[] =>
+  memberAlive(leader) ? snapshotDescendants(leader.pid) : [];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -28,7 +28,11 @@ export function readStat(pid: string): Stat | undefined {
 const live = (stat: Stat | undefined): stat is Stat =>
   stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 
-/** Signal every process in a group; false when the group no longer exists. */
+/**
+ * Signal every process in a group; false when the group no longer exists. Only for a group
+ * known to have a live member: an empty group's number is free, and a new process may lead a
+ * group of that number (pid_max may be as low as 32768). `signalMembers` checks that first.
+ */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pgid, signal);
@@ -36,31 +40,6 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * True while a live (not zombie) process of the group exists. `kill(-pgid, 0)` alone is not
- * enough: orphaned grandchildren that PID 1 does not reap stay zombies and still answer it.
- */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true; // no /proc: trust the signal check
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(entry);
-    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X')
-      return true;
-  }
-  return false;
 }
 
 /**
@@ -122,8 +101,8 @@ export function memberAlive(member: TreeMember): boolean {
 }
 
 /**
- * Signal each still-living member and every group such a member leads or belongs to.
- * Returns how many members were alive to be signalled.
+ * Signal each still-living member and every group such a member leads or belongs to (a group
+ * with a live member of ours is still ours). Returns how many members were alive to be signalled.
  */
 export function signalMembers(members: readonly TreeMember[], signal: NodeJS.Signals): number {
   const groups = new Set<number>();

@@ -5,7 +5,7 @@ import { constants as osConstants, setPriority } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Containment } from './containment.ts';
-import { signalGroup } from './proc-scan.ts';
+import { readStat, signalGroup, signalMembers, type TreeMember } from './proc-scan.ts';
 
 /**
  * The one owner of child processes. Every CLI runs as the leader of its own process group
@@ -30,6 +30,8 @@ export type ExitReport = {
 
 export type GroupChild = {
   readonly pid: number;
+  /** The leader as a tree member (its start time tells it from a later process with its pid). */
+  readonly leader: TreeMember;
   /** null when stdout was given a file descriptor. */
   readonly stdout: Readable | null;
   readonly stderr: Readable;
@@ -178,6 +180,7 @@ export function spawnInGroup(
   const planned = launch(file, args, options);
   if (!planned.ok) return Promise.resolve(planned);
   const { command, argv, guarded } = planned.launch;
+  const namespaced = options.containment?.mode === 'pid_namespace';
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
@@ -216,9 +219,10 @@ export function spawnInGroup(
         let stopWaiting = () => {};
         child.once('exit', (exitCode, signal) => {
           report = exitReport(exitCode, signal, guarded);
-          // Whatever is left of the group is a stray (in a PID namespace, nothing is left):
-          // killing it closes the pipes it holds.
-          signalGroup(pid, 'SIGKILL');
+          // Whatever is left of the group is a stray: killing it closes the pipes it holds. This
+          // is the one moment the group may be signalled without a known member alive (its
+          // number is free again once the group is empty); in a PID namespace nothing is left.
+          if (!namespaced) signalGroup(pid, 'SIGKILL');
           stopWaiting = whenQuiet(streams, () => {
             for (const stream of streams) stream.destroy();
             settle(report as ExitReport);
@@ -229,7 +233,8 @@ export function spawnInGroup(
           settle(report ?? exitReport(exitCode, signal, guarded));
         });
       });
-      resolve({ ok: true, child: { pid, stdout: child.stdout ?? null, stderr, done } });
+      const leader = { pid, pgid: pid, start: readStat(String(pid))?.start ?? '' };
+      resolve({ ok: true, child: { pid, leader, stdout: child.stdout ?? null, stderr, done } });
     });
   });
 }
@@ -281,9 +286,8 @@ export async function runCapture(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const timer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), options.timeoutMs);
+  const timer = setTimeout(() => signalMembers([child.leader], 'SIGKILL'), options.timeoutMs);
   const report = await child.done;
   clearTimeout(timer);
-  signalGroup(child.pid, 'SIGKILL');
   return { ok: true, exitCode: report.exitCode, stdout, stderr };
 }

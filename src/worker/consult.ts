@@ -1,10 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FaultRecord, Site } from '../shared/fault.ts';
 import {
-  groupAlive,
   memberAlive,
-  readStat,
-  signalGroup,
   signalMembers,
   snapshotDescendants,
   type TreeMember,
@@ -93,8 +90,7 @@ async function runCli(task: ConsultTask, boot: WorkerBoot, run: Run): Promise<Co
     return await superviseCli(task, boot, run, child, members, started);
   } catch (error) {
     // Nothing may outlive a consult that ends in a fault.
-    signalMembers([...members.values()], 'SIGKILL');
-    signalGroup(child.pid, 'SIGKILL');
+    signalMembers([child.leader, ...members.values()], 'SIGKILL');
     post({ type: 'reaped', taskId: task.taskId, pgid: child.pid });
     throw error;
   }
@@ -114,7 +110,7 @@ async function superviseCli(
     type: 'spawned',
     taskId: task.taskId,
     pgid: child.pid,
-    start: readStat(String(child.pid))?.start ?? '',
+    start: child.leader.start,
   });
   if (task.crashAfterSpawn) run.crash();
 
@@ -145,12 +141,12 @@ async function superviseCli(
   }, READ_EVERY_MS);
   const exit = await child.done;
   clearInterval(timer);
-  // The leader is gone; sweep anything it left behind, and see it gone, before saying so.
+  // The leader is gone (and its group was killed as it went); sweep the members seen outside
+  // the group, and see them gone, before saying so.
   const strays = [...members.values()];
   signalMembers(strays, 'SIGKILL');
-  signalGroup(child.pid, 'SIGKILL');
   const sweptBy = performance.now() + SWEEP_WAIT_MS;
-  while ((groupAlive(child.pid) || strays.some(memberAlive)) && performance.now() < sweptBy) {
+  while (strays.some(memberAlive) && performance.now() < sweptBy) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   post({ type: 'reaped', taskId: task.taskId, pgid: child.pid });

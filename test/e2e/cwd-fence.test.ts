@@ -56,6 +56,7 @@ describe('the allowed-roots fence at spawn time', () => {
   it('refuses a queued consult whose cwd became a symlink out of the roots; no CLI runs outside', async (t) => {
     const { server, root, sub, outside, swapAndRelease } = await queuedBehindBlocker(t);
     const result = await swapAndRelease(outside);
+    assert.equal(result.isError, true, `ran anyway: ${textOf(result)}`);
     const fault = faultOf(result);
     assert.equal(fault.fault.code, 'invalid_input', textOf(result));
     assert.match(

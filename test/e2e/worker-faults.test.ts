@@ -57,6 +57,33 @@ describe('failures the worker catches', () => {
     assert.equal(next.isError, undefined);
   });
 
+  it('a cwd deleted while queued is named as the cwd, not as a missing CLI', async (t) => {
+    const server = await startTestServer(t, { env: { PHONE_OPUS_MAX_CONCURRENCY: '1' } });
+    const work = join(server.dir, 'work');
+    mkdirSync(work);
+    const blocker = new AbortController();
+    const first = server
+      .call('consult', { prompt: fake({ sleep_ms: 60_000 }) }, { signal: blocker.signal })
+      .catch(() => undefined);
+    await waitFor(
+      () => server.cliLog().length,
+      (n) => n === 1,
+    );
+    const queued = server.call('consult', { prompt: fake({}), cwd: work });
+    await waitFor(
+      () => health(server),
+      (h) => h['queued'] === 1,
+    );
+    rmSync(work, { recursive: true });
+    blocker.abort();
+    await first;
+    const fault = faultOf(await queued);
+    assert.equal(fault.fault.code, 'process_failure');
+    assert.match(fault.fault.detail, new RegExp(`^cwd: ${work} no longer exists`));
+    assert.doesNotMatch(fault.fault.detail, /not found/);
+    assert.equal((await health(server))['generation'], 1);
+  });
+
   it('an unusable TMPDIR: process_failure naming it, no thread lost', async (t) => {
     const missing = join(realpathSync('/tmp'), 'phone-opus-no-such-tmpdir', 'nested');
     const server = await startTestServer(t, { env: { TMPDIR: missing } });
