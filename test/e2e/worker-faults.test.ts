@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/proc.ts';
@@ -82,6 +83,36 @@ describe('failures the worker catches', () => {
     assert.match(fault.fault.detail, new RegExp(`^cwd: ${work} no longer exists`));
     assert.doesNotMatch(fault.fault.detail, /not found/);
     assert.equal((await health(server))['generation'], 1);
+  });
+
+  it('descriptor exhaustion: a retryable process_failure; consults work again once descriptors are free', async (t) => {
+    const server = await startTestServer(t);
+    await server.call('consult', { prompt: fake({}, 'warm') }); // a thread, before the limit
+    // Lower the server's soft descriptor limit to its lowest free descriptor number: every
+    // descriptor it then tries to open fails with EMFILE.
+    const used = new Set(readdirSync(`/proc/${server.pid}/fd`).map(Number));
+    let lowestFree = 0;
+    while (used.has(lowestFree)) lowestFree += 1;
+    const hard = /Max open files\s+\S+\s+(\S+)/.exec(
+      readFileSync(`/proc/${server.pid}/limits`, 'utf8'),
+    )?.[1];
+    const prlimit = (soft: string) =>
+      execFileSync('prlimit', [`--pid=${server.pid}`, `--nofile=${soft}:${hard}`]);
+    prlimit(String(lowestFree));
+    let fault: ReturnType<typeof faultOf>;
+    try {
+      fault = faultOf(await server.call('consult', { prompt: fake({}) }));
+    } finally {
+      prlimit(hard ?? '1024');
+    }
+    assert.equal(fault.fault.code, 'process_failure', fault.fault.detail);
+    assert.equal(fault.retryable, true);
+    assert.match(fault.fault.detail, /out of file descriptors or memory \(EMFILE/);
+    const again = await server.call('consult', { prompt: fake({ result: 'back' }) });
+    assert.equal(again.isError, undefined);
+    const after = await health(server);
+    assert.equal(after['generation'], 1);
+    assert.equal(after['restart_count'], 0);
   });
 
   it('an unusable TMPDIR: process_failure naming it, no thread lost', async (t) => {
