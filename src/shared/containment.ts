@@ -1,4 +1,5 @@
-import { isExecutable, runCapture } from './process-tree.ts';
+import { isExecutable } from './executable.ts';
+import { runCapture } from './process-tree.ts';
 
 /**
  * How a CLI's processes are held together (SPEC §6.4), strongest first:

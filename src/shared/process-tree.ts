@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants, setPriority } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Containment } from './containment.ts';
+import { findExecutable } from './executable.ts';
 import { readStat, signalGroup, signalMembers, type TreeMember } from './proc-scan.ts';
 
 /**
@@ -75,15 +75,6 @@ export const isTransientError = (code: string | undefined): boolean =>
 // is passed through fd 3.
 const GUARD_SCRIPT = `trap 'trap - TERM INT HUP; kill -KILL 0' TERM INT HUP; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!; exit $?`;
 
-export function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
 const isDirectory = (path: string): boolean => {
   try {
     return statSync(path).isDirectory();
@@ -91,32 +82,6 @@ const isDirectory = (path: string): boolean => {
     return false;
   }
 };
-
-/** Where the OS would find `file` (PATH lookup as execvp does), or why it cannot run it. */
-export function findExecutable(
-  file: string,
-  env: Readonly<Record<string, string>>,
-  cwd: string,
-): { ok: true; path: string } | { ok: false; failure: SpawnFailure } {
-  const candidates = file.includes('/')
-    ? [resolve(cwd, file)]
-    : (env['PATH'] ?? '')
-        .split(delimiter)
-        .filter((dir) => dir !== '')
-        .map((dir) => join(dir, file));
-  for (const candidate of candidates)
-    if (isExecutable(candidate)) return { ok: true, path: candidate };
-  const exists = candidates.some((c) => existsSync(c));
-  return exists
-    ? {
-        ok: false,
-        failure: { code: 'EACCES', message: `${file} is not executable`, about: 'command' },
-      }
-    : {
-        ok: false,
-        failure: { code: 'ENOENT', message: `${file} was not found`, about: 'command' },
-      };
-}
 
 /**
  * A failed spawn names its culprit: Node reports a missing cwd and a missing command alike

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { type Containment, detectContainment } from '../../src/shared/containment.ts';
-import { isExecutable, spawnInGroup } from '../../src/shared/process-tree.ts';
+import { isExecutable } from '../../src/shared/executable.ts';
+import { spawnInGroup } from '../../src/shared/process-tree.ts';
 import { liveProcessesWithEnv, waitFor } from '../support/proc.ts';
 
 /** spawnInGroup under each containment, against real shell scripts. */
