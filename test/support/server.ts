@@ -47,7 +47,7 @@ export type FakeRun = {
   argv: string[];
   cwd: string;
   prompt: string;
-  env: { CLAUDECODE: string | null; CLAUDE_CODE_ENTRYPOINT: string | null };
+  env: { CLAUDECODE: string | null; CLAUDE_CODE_ENTRYPOINT: string | null; PWD: string | null };
 };
 
 export async function startTestServer(
