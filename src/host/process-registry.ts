@@ -18,7 +18,12 @@ export type KillReason = 'cancelled' | 'timeout' | 'thread_lost' | 'shutdown' | 
 
 const POLL_MS = 25;
 
-type Tree = { readonly leader: TreeMember; readonly members: Map<string, TreeMember> };
+type Tree = {
+  readonly leader: TreeMember;
+  readonly members: Map<string, TreeMember>;
+  /** The one stop of this tree (counted once), however many callers ask for it. */
+  stopping?: Promise<void>;
+};
 
 const key = (m: TreeMember) => `${m.pid}:${m.start}`;
 
@@ -105,15 +110,24 @@ export class ProcessRegistry {
     return n;
   }
 
-  async #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
+  #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
+    tree.stopping ??= this.#end(tree, reason, graceMs);
+    return tree.stopping;
+  }
+
+  async #end(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
     // Snapshot the tree before the leader dies: orphans are no longer findable by parentage.
     for (const member of descendants(tree.leader)) tree.members.set(key(member), member);
     const members = [...tree.members.values()];
+    // A leader nobody reaped (a zombie) means its thread died with it running: in a PID
+    // namespace the kernel ended the tree then, for this very reason.
+    const unreaped = readStat(String(tree.leader.pid))?.start === tree.leader.start;
     // Groups are signalled through their live members only (signalMembers): once a tree's
     // processes are all gone its group number may already belong to someone else.
     const alive = () => members.some(memberAlive);
-    if (signalMembers(members, 'SIGTERM') === 0) return; // already gone
-    this.#onKill(reason);
+    const signalled = signalMembers(members, 'SIGTERM');
+    if (signalled > 0 || unreaped) this.#onKill(reason);
+    if (signalled === 0) return; // already gone
     const deadline = performance.now() + graceMs;
     while (alive() && performance.now() < deadline) await sleep(POLL_MS);
     if (!alive()) return;
