@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from '../host/claude-probe.ts';
 import { ProcessRegistry } from '../host/process-registry.ts';
 import { type Config, ENV, readConfig } from '../shared/config.ts';
+import { type Containment, detectContainment } from '../shared/containment.ts';
 import {
   type ConsultReply,
   type ConsultTask,
@@ -55,7 +56,14 @@ export async function runDoctor(options: { probe: boolean }, io: DoctorIo): Prom
   describeConfig(config.value, info);
 
   const childEnv = claudeChildEnv(io.env);
-  const claude = await probeClaude(config.value.claudeBin ?? DEFAULT_CLAUDE_BIN, childEnv, io.cwd);
+  const containment = await detectContainment();
+  reportContainment(containment, ok, (text) => io.out(`warn  containment: ${text}`));
+  const claude = await probeClaude(
+    config.value.claudeBin ?? DEFAULT_CLAUDE_BIN,
+    childEnv,
+    io.cwd,
+    containment,
+  );
   const cliPath = checkClaude(claude, ok, fail);
 
   const stateProblem = checkStateDir(config.value.stateDir);
@@ -77,7 +85,7 @@ export async function runDoctor(options: { probe: boolean }, io: DoctorIo): Prom
   } else if (cliPath === undefined) {
     info('probe', 'skipped: needs a working Claude CLI');
   } else {
-    await probe(config.value, cliPath, childEnv, ok, fail);
+    await probe(config.value, { claudeBin: cliPath, childEnv, containment }, ok, fail);
   }
   return summary(failures, io);
 }
@@ -104,6 +112,20 @@ function describeConfig(config: Config, info: Report): void {
     `${join(config.stateDir, 'mcp', 'telemetry.jsonl')} (prompt text ${config.logPrompts ? 'logged' : 'not logged'})`,
   );
   if (config.allowedRoots !== undefined) info('allowed roots', config.allowedRoots.join(':'));
+}
+
+/** Which containment consults get (SPEC §6.4); a fallback works, but is weaker. */
+function reportContainment(containment: Containment, ok: Report, warn: (text: string) => void) {
+  if (containment.mode === 'pid_namespace') {
+    ok(
+      'containment',
+      'pid_namespace (everything a consult starts ends with it, even if the server is killed)',
+    );
+  } else {
+    warn(
+      `process_group: ${containment.reason ?? 'no PID namespace'}; processes that leave a CLI's group may outlive its consult`,
+    );
+  }
 }
 
 /** The CLI's absolute path when it runs and reports a version. */
@@ -176,8 +198,7 @@ async function checkMetrics(config: Config, info: Report, warn: (text: string) =
 /** One consult, run the way a pool thread runs it, in an empty directory. */
 async function probe(
   config: Config,
-  cliPath: string,
-  childEnv: Record<string, string>,
+  cli: { claudeBin: string; childEnv: Record<string, string>; containment: Containment },
   ok: Report,
   fail: Fail,
 ): Promise<void> {
@@ -217,9 +238,9 @@ async function probe(
   let reply: ConsultReply;
   try {
     const boot = {
-      claudeBin: cliPath,
-      childEnv,
+      ...cli,
       build: 'doctor',
+      allowedRoots: null,
       maxAnswerBytes: 16 * 1024 * 1024,
       answersDir: join(dir, 'answers'),
     };

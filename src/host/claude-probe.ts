@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import type { Containment } from '../shared/containment.ts';
 import { runCapture } from '../shared/process-tree.ts';
 
 /**
@@ -41,10 +42,12 @@ export async function resolveExecutable(
   };
 }
 
+/** Run `<bin> --version`, contained like a consult: whatever it starts ends with it. */
 export async function probeClaude(
   bin: string,
   env: Readonly<Record<string, string>>,
   cwd: string,
+  containment: Containment,
   timeoutMs = 15_000,
 ): Promise<ClaudeInfo> {
   const resolved = await resolveExecutable(bin, env, cwd);
@@ -54,6 +57,7 @@ export async function probeClaude(
     env,
     stdinText: '',
     timeoutMs,
+    containment,
   });
   if (!run.ok)
     return { path: resolved.path, version: null, reason: `cannot run it: ${run.failure.message}` };

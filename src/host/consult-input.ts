@@ -1,14 +1,17 @@
 import { realpath, stat } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ConsultArgs } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
 import { err, type Outcome, ok } from '../shared/outcome.ts';
 import type { ConsultRequest } from '../shared/wire.ts';
+import { isWithin } from '../shared/within.ts';
 import type { SessionStore } from './session-store.ts';
 
 /**
  * Turn schema-checked consult arguments into a runnable request: the working directory is
  * resolved, canonicalised and fenced; a resume runs in its session's remembered directory.
+ * The fence is checked again where the CLI starts (worker/working-dir.ts): the directory may
+ * change while the consult waits in the queue.
  */
 export type ResolvedConsult = { readonly request: ConsultRequest; readonly timeoutMs: number };
 
@@ -38,7 +41,10 @@ export async function resolveConsult(
     if (!canonical.ok) return canonical;
     cwd = canonical.value;
   }
-  if (config.allowedRoots !== undefined && !config.allowedRoots.some((root) => within(cwd, root))) {
+  if (
+    config.allowedRoots !== undefined &&
+    !config.allowedRoots.some((root) => isWithin(cwd, root))
+  ) {
     return err(
       `cwd: ${cwd} is outside the allowed roots (PHONE_OPUS_ALLOWED_ROOTS=${config.allowedRoots.join(':')})`,
     );
@@ -76,6 +82,3 @@ async function canonicalDirectory(path: string): Promise<Outcome<string, string>
   }
   return ok(canonical);
 }
-
-const within = (path: string, root: string): boolean =>
-  path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);

@@ -1,5 +1,5 @@
 import { type FaultRecord, faults, markRetried, type Site } from '../shared/fault.ts';
-import { processRunning } from '../shared/process-tree.ts';
+import { processRunning } from '../shared/proc-scan.ts';
 import { mayReplay, type ReplayContract } from '../shared/replay.ts';
 import {
   type ConsultReply,
@@ -70,7 +70,7 @@ type Attempt =
 
 export type RunnerDeps = {
   /** The pool to dispatch to; throws when none can be built right now. */
-  readonly pool: () => WorkerPool;
+  readonly pool: () => Promise<WorkerPool>;
   readonly registry: ProcessRegistry;
   readonly supervisor: Supervisor;
   readonly admission: Admission;
@@ -173,7 +173,7 @@ export class ConsultRunner {
     try {
       let pool: WorkerPool;
       try {
-        pool = this.#deps.pool();
+        pool = await this.#deps.pool();
       } catch (error) {
         // Nothing ran: a transient shortage (EMFILE) is worth a retry, and is not a lost thread.
         if (gate.probe) supervisor.breaker.releaseProbe();
@@ -289,7 +289,7 @@ export class ConsultRunner {
   ): Promise<Attempt> {
     const { supervisor, registry } = this.#deps;
     // A replay goes to whatever pool is current now (a lost thread's pool may have been rolled).
-    const pool = given ?? this.#deps.pool();
+    const pool = given ?? (await this.#deps.pool());
     inv.pool = pool;
     const generation = supervisor.generation;
     this.#active.set(inv.taskId, inv);

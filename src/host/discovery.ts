@@ -1,6 +1,6 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { readStat } from '../shared/process-tree.ts';
+import { readStat } from '../shared/proc-scan.ts';
 import { writePrivateFileAtomic } from './state-files.ts';
 
 /**

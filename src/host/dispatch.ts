@@ -158,10 +158,11 @@ export function createDispatcher(deps: DispatchDeps) {
         };
       }
       const value = outcome.value;
-      if (value.session_id !== null) deps.sessions.remember(value.session_id, request.cwd);
+      // Where the CLI really ran (pinned at its start), which is where a resume must run too.
+      if (value.session_id !== null) deps.sessions.remember(value.session_id, value.cwd);
       telemetry.addUsage(value.model, value.total_cost_usd, value.usage);
       const output = consultOutput(value, {
-        cwd: request.cwd,
+        cwd: value.cwd,
         promptChars: request.prompt.length,
         maxTurns: request.maxTurns ?? null,
         generation: outcome.generation,
@@ -172,6 +173,7 @@ export function createDispatcher(deps: DispatchDeps) {
         outcome: 'ok',
         attempts: outcome.attempts,
         consult: record(value.session_id, {
+          cwd: value.cwd,
           model: value.model,
           cost_usd: value.total_cost_usd,
           usage: value.usage,

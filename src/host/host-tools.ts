@@ -1,3 +1,4 @@
+import type { ContainmentMode } from '../shared/containment.ts';
 import type { FaultRecord } from '../shared/fault.ts';
 import type { CircuitState } from './breaker.ts';
 import type { ClaudeInfo } from './claude-probe.ts';
@@ -24,6 +25,8 @@ export type HealthView = {
   readonly host_code_changed: boolean;
   readonly last_fault: FaultRecord | null;
   readonly claude: ClaudeInfo | null;
+  /** How CLI process trees are held together; null until probed (SPEC §6.4). */
+  readonly containment: { readonly mode: ContainmentMode; readonly reason?: string } | null;
   readonly metrics: string;
   readonly telemetry_log: string;
 };
@@ -96,6 +99,10 @@ export function healthOutput(view: HealthView): ToolOutput {
             ? 'none'
             : `${view.last_fault.fault.code}: ${view.last_fault.fault.detail}`,
         claude,
+        containment:
+          view.containment === null
+            ? 'checking'
+            : `${view.containment.mode}${view.containment.reason === undefined ? '' : ` (${view.containment.reason})`}`,
         metrics: view.metrics,
         telemetry_log: view.telemetry_log,
       }),

@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createCatalog } from '../shared/catalog.ts';
 import type { Config } from '../shared/config.ts';
+import { type Containment, describeContainment, detectContainment } from '../shared/containment.ts';
 import { faults } from '../shared/fault.ts';
 import { claudeChildEnv } from '../worker/claude-cli.ts';
+import { removeAbandonedOutputDirs } from './abandoned-output.ts';
 import { Admission } from './admission.ts';
 import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from './claude-probe.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -64,16 +66,27 @@ export async function startServer(
   let everStarted = false;
   let draining = false;
 
+  // Probed once, lazily (never on the path to `initialize`): the first consult or the
+  // post-handshake `--version` probe waits for it.
+  let containment: Containment | null = null;
+  const contain = () =>
+    detectContainment().then((found) => {
+      containment = found;
+      return found;
+    });
+
   let runner: ConsultRunner | undefined;
   const pools = new PoolManager({
     workerFile: options.workerFile,
     hostFile: options.hostFile,
-    boot: {
+    boot: async () => ({
       claudeBin,
       childEnv,
       maxAnswerBytes: config.maxAnswerBytes,
       answersDir: join(config.stateDir, 'answers'),
-    },
+      allowedRoots: config.allowedRoots ?? null,
+      containment: await contain(),
+    }),
     maxThreads: config.maxConcurrency,
     log,
     onEvent: (event) => runner?.onWorkerEvent(event),
@@ -97,9 +110,10 @@ export async function startServer(
   const admission = new Admission(config.maxConcurrency, config.maxQueue);
   let crashHookArmed = config.testHooks.crashOnceKey !== undefined;
   runner = new ConsultRunner({
-    pool: () => {
-      const pool = pools.current();
+    pool: async () => {
+      const pool = await pools.current();
       everStarted = true;
+      sweepOutputDirs();
       return pool;
     },
     registry,
@@ -118,9 +132,21 @@ export async function startServer(
   const callLog = new JsonlWriter({ path: join(config.stateDir, 'mcp', 'telemetry.jsonl'), log });
   callLog.open();
 
+  // Once per server, after the handshake or at the first consult, whichever comes first.
+  let swept = false;
+  function sweepOutputDirs(): void {
+    if (swept) return;
+    swept = true;
+    void removeAbandonedOutputDirs().then((removed) => {
+      if (removed.length > 0)
+        log(`removed ${removed.length} output dir(s) left by servers that are gone`);
+    });
+  }
+
   let claude: ClaudeInfo | null = null;
   const probe = () => {
-    probeClaude(claudeBin, childEnv, options.cwd)
+    contain()
+      .then((found) => probeClaude(claudeBin, childEnv, options.cwd, found))
       .then((info) => {
         claude = info;
       })
@@ -155,6 +181,7 @@ export async function startServer(
       host_code_changed: pools.hostCodeChanged,
       last_fault: supervisor.lastFault,
       claude,
+      containment: containment === null ? null : describeContainment(containment),
       metrics: metrics.status,
       telemetry_log: callLog.status,
     };
@@ -228,6 +255,7 @@ export async function startServer(
     probe();
     void metrics.start();
     // Housekeeping that must not delay the handshake: what killed servers left behind.
+    sweepOutputDirs();
     setImmediate(() => pruneDiscoveryFiles(config.stateDir));
   };
   if (config.metricsPort !== undefined) {

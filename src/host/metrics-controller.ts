@@ -1,4 +1,4 @@
-import { readStat } from '../shared/process-tree.ts';
+import { readStat } from '../shared/proc-scan.ts';
 import { removeDiscoveryFile, writeDiscoveryFile } from './discovery.ts';
 import type { Logger } from './log.ts';
 import type { HostMetrics, MetricSources } from './metrics.ts';

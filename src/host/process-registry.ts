@@ -1,13 +1,11 @@
 import {
-  groupAlive,
-  KILL_GRACE_MS,
   memberAlive,
   readStat,
-  signalGroup,
   signalMembers,
   snapshotDescendants,
   type TreeMember,
-} from '../shared/process-tree.ts';
+} from '../shared/proc-scan.ts';
+import { KILL_GRACE_MS } from '../shared/process-tree.ts';
 
 /**
  * The host's registry of live CLI process trees (SPEC §6.4). Workers report each CLI's group
@@ -20,7 +18,12 @@ export type KillReason = 'cancelled' | 'timeout' | 'thread_lost' | 'shutdown' | 
 
 const POLL_MS = 25;
 
-type Tree = { readonly leader: TreeMember; readonly members: Map<string, TreeMember> };
+type Tree = {
+  readonly leader: TreeMember;
+  readonly members: Map<string, TreeMember>;
+  /** The one stop of this tree (counted once), however many callers ask for it. */
+  stopping?: Promise<void>;
+};
 
 const key = (m: TreeMember) => `${m.pid}:${m.start}`;
 
@@ -42,7 +45,8 @@ export class ProcessRegistry {
       trees = new Map();
       this.#tasks.set(taskId, trees);
     }
-    const leader = { pid: pgid, pgid, start };
+    // A report without a start time (it could not be read) takes the one /proc shows now.
+    const leader = { pid: pgid, pgid, start: start || (readStat(String(pgid))?.start ?? '') };
     trees.set(pgid, { leader, members: new Map([[key(leader), leader]]) });
     const reason = this.#stopping.get(taskId);
     if (reason !== undefined) void this.#kill(trees.get(pgid) as Tree, reason, this.#graceMs);
@@ -51,7 +55,7 @@ export class ProcessRegistry {
   /** Register a leader read from the task's shared pid slot, unless its report already came. */
   adopt(taskId: number, pgid: number): void {
     if (pgid <= 0 || this.#tasks.get(taskId)?.has(pgid)) return;
-    this.add(taskId, pgid, readStat(String(pgid))?.start ?? '');
+    this.add(taskId, pgid, '');
   }
 
   addMembers(taskId: number, members: readonly TreeMember[]): void {
@@ -95,11 +99,7 @@ export class ProcessRegistry {
   killAllNow(): void {
     for (const trees of this.#tasks.values()) {
       for (const tree of trees.values()) {
-        signalMembers(
-          [...tree.members.values(), ...snapshotDescendants(tree.leader.pid)],
-          'SIGKILL',
-        );
-        signalGroup(tree.leader.pgid, 'SIGKILL');
+        signalMembers([...tree.members.values(), ...descendants(tree.leader)], 'SIGKILL');
       }
     }
   }
@@ -110,23 +110,35 @@ export class ProcessRegistry {
     return n;
   }
 
-  async #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
+  #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
+    tree.stopping ??= this.#end(tree, reason, graceMs);
+    return tree.stopping;
+  }
+
+  async #end(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
     // Snapshot the tree before the leader dies: orphans are no longer findable by parentage.
-    for (const member of snapshotDescendants(tree.leader.pid))
-      tree.members.set(key(member), member);
+    for (const member of descendants(tree.leader)) tree.members.set(key(member), member);
     const members = [...tree.members.values()];
-    const alive = () => groupAlive(tree.leader.pgid) || members.some(memberAlive);
-    const signalled = signalMembers(members, 'SIGTERM') > 0;
-    if (!signalGroup(tree.leader.pgid, 'SIGTERM') && !signalled) return; // already gone
-    this.#onKill(reason);
+    // A leader nobody reaped (a zombie) means its thread died with it running: in a PID
+    // namespace the kernel ended the tree then, for this very reason.
+    const unreaped = readStat(String(tree.leader.pid))?.start === tree.leader.start;
+    // Groups are signalled through their live members only (signalMembers): once a tree's
+    // processes are all gone its group number may already belong to someone else.
+    const alive = () => members.some(memberAlive);
+    const signalled = signalMembers(members, 'SIGTERM');
+    if (signalled > 0 || unreaped) this.#onKill(reason);
+    if (signalled === 0) return; // already gone
     const deadline = performance.now() + graceMs;
     while (alive() && performance.now() < deadline) await sleep(POLL_MS);
     if (!alive()) return;
     signalMembers(members, 'SIGKILL');
-    signalGroup(tree.leader.pgid, 'SIGKILL');
     const hardDeadline = performance.now() + 1000;
     while (alive() && performance.now() < hardDeadline) await sleep(POLL_MS);
   }
 }
+
+/** The leader's descendants, if it is still the leader (its pid may since have been reused). */
+const descendants = (leader: TreeMember): TreeMember[] =>
+  memberAlive(leader) ? snapshotDescendants(leader.pid) : [];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

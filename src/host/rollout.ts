@@ -18,7 +18,8 @@ import { loadPiscina, type ThreadLoss, WorkerPool } from './worker-pool.ts';
 export type RolloutOptions = {
   readonly workerFile: string;
   readonly hostFile: string;
-  readonly boot: Omit<WorkerBoot, 'build'>;
+  /** The threads' settings; awaited before the first pool is built (containment is probed). */
+  readonly boot: () => Promise<Omit<WorkerBoot, 'build'>>;
   readonly maxThreads: number;
   readonly log: Logger;
   readonly onEvent: (event: WorkerEvent) => void;
@@ -88,11 +89,12 @@ export class PoolManager {
    * The pool new consults go to. Throws when it cannot be built (e.g. no file descriptors
    * left); the next call tries again, and until one succeeds `unavailable` says why.
    */
-  current(): WorkerPool {
+  async current(): Promise<WorkerPool> {
     if (this.#current === undefined) {
       try {
         loadPiscina();
-        this.#current = this.#createPool(fingerprint(this.#o.workerFile));
+        const boot = await this.#o.boot();
+        this.#current ??= this.#createPool(fingerprint(this.#o.workerFile), boot);
         this.#unavailable = undefined;
       } catch (error) {
         this.#unavailable = describeError(error);
@@ -188,7 +190,7 @@ export class PoolManager {
       return;
     }
     this.#state = 'rolling';
-    const candidate = this.#createPool(build);
+    const candidate = this.#createPool(build, await this.#o.boot());
     try {
       const pong = await candidate.ping(AbortSignal.timeout(this.#o.readinessTimeoutMs ?? 10_000));
       if (pong.status !== 'pong')
@@ -227,10 +229,10 @@ export class PoolManager {
     }
   }
 
-  #createPool(build: string): WorkerPool {
+  #createPool(build: string, boot: Omit<WorkerBoot, 'build'>): WorkerPool {
     const pool: WorkerPool = new WorkerPool({
       workerFile: this.#o.workerFile,
-      boot: { ...this.#o.boot, build },
+      boot: { ...boot, build },
       maxThreads: this.#o.maxThreads,
       onEvent: this.#o.onEvent,
       // A candidate's failures are a failed rollout, not lost threads of the service.

@@ -160,7 +160,10 @@ export const faults = {
       detail,
       hint ? { hint } : {},
     ),
-  /** A CLI that cannot be started: retrying will not help until the install is fixed. */
+  /**
+   * The CLI could not be started or run. Retryable only when the cause passes by itself
+   * (descriptor or memory exhaustion), not when the install or the directory must be fixed.
+   */
   processFailure: (at: Site, detail: string, hint?: FaultHint, retryable = false): FaultRecord =>
     make(
       at,

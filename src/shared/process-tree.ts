@@ -1,19 +1,24 @@
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { setPriority } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { constants as osConstants, setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import type { Containment } from './containment.ts';
+import { findExecutable } from './executable.ts';
+import { readStat, signalGroup, signalMembers, type TreeMember } from './proc-scan.ts';
 
 /**
  * The one owner of child processes. Every CLI runs as the leader of its own process group
- * (`detached: true`, so pgid = pid), which lets a single signal reach the whole tree:
- * thread death, cancel and timeout must never leave a grandchild behind.
+ * (`detached: true`, so pgid = pid), which lets a single signal reach the whole tree, and,
+ * where the platform allows, inside a PID namespace of its own (containment.ts), which also
+ * holds the processes that leave the group: thread death, cancel and timeout must never leave
+ * a grandchild behind.
  */
 
 export const KILL_GRACE_MS = 3000;
 /**
  * CLI start-up is CPU-heavy; a lower priority keeps the host thread responsive. It is set on
- * the group leader as soon as it exists; the guard shell takes two execs before it forks the
+ * the group leader as soon as it exists; the launcher takes an exec or two before it forks the
  * CLI, which then inherits it.
  */
 export const CHILD_NICENESS = 10;
@@ -25,6 +30,8 @@ export type ExitReport = {
 
 export type GroupChild = {
   readonly pid: number;
+  /** The leader as a tree member (its start time tells it from a later process with its pid). */
+  readonly leader: TreeMember;
   /** null when stdout was given a file descriptor. */
   readonly stdout: Readable | null;
   readonly stderr: Readable;
@@ -32,7 +39,12 @@ export type GroupChild = {
   readonly done: Promise<ExitReport>;
 };
 
-export type SpawnFailure = { readonly code: string; readonly message: string };
+/** Why a command could not start, and what was at fault: the command, the cwd, or the system. */
+export type SpawnFailure = {
+  readonly code: string;
+  readonly message: string;
+  readonly about: 'command' | 'cwd' | 'system';
+};
 
 export type SpawnOptions = {
   readonly cwd: string;
@@ -43,59 +55,86 @@ export type SpawnOptions = {
   readonly stdoutFd?: number;
   /** Called synchronously as soon as the process exists, before anything else can happen. */
   readonly onPid?: (pid: number) => void;
-  /**
-   * Run the command under a guard that kills its whole group when the spawning thread or the
-   * host process dies, even by SIGKILL (Linux, where `setpriv` exists; otherwise ignored).
-   */
-  readonly guarded?: boolean;
+  /** Run the command under this containment's launcher and guard; absent = a plain group. */
+  readonly containment?: Containment;
 };
 
+/** Errors that say the system is short of something for now: a retry can succeed. */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM']);
+export const isTransientError = (code: string | undefined): boolean =>
+  code !== undefined && TRANSIENT_CODES.has(code);
+
 /**
- * The guard: `setpriv --pdeathsig SIGTERM` makes the kernel signal the shell when the thread
- * that spawned it dies; the shell's trap then SIGKILLs the whole group. It relays the prompt
- * on stdin and the command's exit status (128 + n after a signal).
+ * The guard, run by the launcher: its trap SIGKILLs the whole group when it is signalled (the
+ * launcher's pdeathsig when the spawning thread or the host dies, or a stop from the host). It
+ * relays the prompt on stdin and the command's exit status (128 + n after a signal). In a PID
+ * namespace it is PID 1, which receives only the signals it has handlers for (hence the trap)
+ * and whose exit makes the kernel kill everything left in the namespace.
  */
 // An asynchronous command's stdin is /dev/null in a non-interactive shell, so the prompt pipe
 // is passed through fd 3.
 const GUARD_SCRIPT = `trap 'trap - TERM INT HUP; kill -KILL 0' TERM INT HUP; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!; exit $?`;
 
-let setprivPath: string | null | undefined;
-function findSetpriv(): string | null {
-  setprivPath ??= ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => isExecutable(p)) ?? null;
-  return setprivPath;
-}
-
-function isExecutable(path: string): boolean {
+const isDirectory = (path: string): boolean => {
   try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
+    return statSync(path).isDirectory();
   } catch {
     return false;
   }
+};
+
+/**
+ * A failed spawn names its culprit: Node reports a missing cwd and a missing command alike
+ * (`spawn X ENOENT`), so the cwd is checked before the command is blamed.
+ */
+function spawnFailure(error: NodeJS.ErrnoException, cwd: string): SpawnFailure {
+  const code = error.code ?? 'UNKNOWN';
+  const about = isTransientError(code) ? 'system' : isDirectory(cwd) ? 'command' : 'cwd';
+  return { code, message: error.message, about };
 }
 
-/** Where the OS would find `file` (PATH lookup as execvp does), or why it cannot run it. */
-export function findExecutable(
+type Launch = { command: string; argv: readonly string[]; guarded: boolean };
+
+function launch(
   file: string,
-  env: Readonly<Record<string, string>>,
-  cwd: string,
-): { ok: true; path: string } | { ok: false; failure: SpawnFailure } {
-  const candidates = file.includes('/')
-    ? [resolve(cwd, file)]
-    : (env['PATH'] ?? '')
-        .split(delimiter)
-        .filter((dir) => dir !== '')
-        .map((dir) => join(dir, file));
-  for (const candidate of candidates)
-    if (isExecutable(candidate)) return { ok: true, path: candidate };
-  const exists = candidates.some((c) => existsSync(c));
-  return exists
-    ? { ok: false, failure: { code: 'EACCES', message: `${file} is not executable` } }
-    : { ok: false, failure: { code: 'ENOENT', message: `${file} was not found` } };
+  args: readonly string[],
+  options: SpawnOptions,
+): { ok: true; launch: Launch } | { ok: false; failure: SpawnFailure } {
+  const [command, ...prefix] = options.containment?.launcher ?? [];
+  if (command === undefined)
+    return { ok: true, launch: { command: file, argv: args, guarded: false } };
+  // The guard would report a missing command only as exit 127: find it first.
+  const found = findExecutable(file, options.env, options.cwd);
+  if (!found.ok) return found;
+  const argv = [...prefix, '/bin/sh', '-c', GUARD_SCRIPT, 'phone-opus-guard', found.path, ...args];
+  return { ok: true, launch: { command, argv, guarded: true } };
 }
 
-/** How long to wait for output streams after the leader exits (a stray holder may keep them open). */
+const SIGNAL_NAMES = new Map(
+  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/** The guard relays a command killed by signal n as exit status 128 + n: report it as the signal. */
+function exitReport(
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+  guarded: boolean,
+): ExitReport {
+  const relayed =
+    guarded && exitCode !== null && exitCode > 128 ? SIGNAL_NAMES.get(exitCode - 128) : undefined;
+  return relayed === undefined ? { exitCode, signal } : { exitCode: null, signal: relayed };
+}
+
+/** The longest wait for output streams after the leader exits. */
 const STREAM_DRAIN_MS = 2000;
+/**
+ * Once the leader has exited and its group is killed, a stream that stays open is held by a
+ * process outside the group (only possible without a PID namespace). What the leader wrote is
+ * already in the pipe and is read within a loop turn or two; after this long without a byte
+ * the wait ends.
+ */
+const STREAM_QUIET_MS = 100;
+const QUIET_CHECK_MS = 20;
 
 /** Start `file` as a process-group leader; resolves once it is running, or with why it could not start. */
 export function spawnInGroup(
@@ -103,37 +142,28 @@ export function spawnInGroup(
   args: readonly string[],
   options: SpawnOptions,
 ): Promise<{ ok: true; child: GroupChild } | { ok: false; failure: SpawnFailure }> {
-  let command = file;
-  let argv = args;
-  const setpriv = options.guarded === true ? findSetpriv() : null;
-  if (setpriv !== null) {
-    // The shell would report a missing command only as exit 127: find it first.
-    const found = findExecutable(file, options.env, options.cwd);
-    if (!found.ok) return Promise.resolve(found);
-    command = setpriv;
-    argv = [
-      '--pdeathsig',
-      'SIGTERM',
-      '--',
-      '/bin/sh',
-      '-c',
-      GUARD_SCRIPT,
-      'phone-opus-guard',
-      found.path,
-      ...args,
-    ];
-  }
+  const planned = launch(file, args, options);
+  if (!planned.ok) return Promise.resolve(planned);
+  const { command, argv, guarded } = planned.launch;
+  const namespaced = options.containment?.mode === 'pid_namespace';
   return new Promise((resolve) => {
-    const child = spawn(command, argv, {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ['pipe', options.stdoutFd ?? 'pipe', 'pipe'],
-      windowsHide: true,
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(command, argv, {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: ['pipe', options.stdoutFd ?? 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+    } catch (error) {
+      // Some failures are thrown rather than emitted (ENOTDIR for a cwd that became a file).
+      resolve({ ok: false, failure: spawnFailure(error as NodeJS.ErrnoException, options.cwd) });
+      return;
+    }
     if (child.pid !== undefined) options.onPid?.(child.pid);
     child.once('error', (error: NodeJS.ErrnoException) => {
-      resolve({ ok: false, failure: { code: error.code ?? 'UNKNOWN', message: error.message } });
+      resolve({ ok: false, failure: spawnFailure(error, options.cwd) });
     });
     child.once('spawn', () => {
       const pid = child.pid as number;
@@ -148,157 +178,51 @@ export function spawnInGroup(
       const stderr = child.stderr as Readable;
       stdin.on('error', () => {});
       stdin.end(options.stdinText);
+      const streams = [stderr, ...(child.stdout === null ? [] : [child.stdout])];
       const done = new Promise<ExitReport>((settle) => {
         let report: ExitReport | undefined;
-        let drainTimer: NodeJS.Timeout | undefined;
+        let stopWaiting = () => {};
         child.once('exit', (exitCode, signal) => {
-          report = { exitCode, signal };
-          drainTimer = setTimeout(() => {
-            child.stdout?.destroy();
-            stderr.destroy();
+          report = exitReport(exitCode, signal, guarded);
+          // Whatever is left of the group is a stray: killing it closes the pipes it holds. This
+          // is the one moment the group may be signalled without a known member alive (its
+          // number is free again once the group is empty); in a PID namespace nothing is left.
+          if (!namespaced) signalGroup(pid, 'SIGKILL');
+          stopWaiting = whenQuiet(streams, () => {
+            for (const stream of streams) stream.destroy();
             settle(report as ExitReport);
-          }, STREAM_DRAIN_MS);
+          });
         });
         child.once('close', (exitCode, signal) => {
-          if (drainTimer !== undefined) clearTimeout(drainTimer);
-          settle(report ?? { exitCode, signal });
+          stopWaiting();
+          settle(report ?? exitReport(exitCode, signal, guarded));
         });
       });
-      resolve({ ok: true, child: { pid, stdout: child.stdout ?? null, stderr, done } });
+      const leader = { pid, pgid: pid, start: readStat(String(pid))?.start ?? '' };
+      resolve({ ok: true, child: { pid, leader, stdout: child.stdout ?? null, stderr, done } });
     });
   });
 }
 
-/** Signal every process in a group; false when the group no longer exists. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * True while a live (not zombie) process of the group exists. `kill(-pgid, 0)` alone is not
- * enough: orphaned grandchildren that PID 1 does not reap stay zombies and still answer it.
- */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true; // no /proc: trust the signal check
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(entry);
-    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X')
-      return true;
-  }
-  return false;
-}
-
-type Stat = { state: string; ppid: number; pgrp: number; start: string };
-
-/** Fields of /proc/PID/stat after the command name (which may itself contain spaces and parentheses). */
-export function readStat(pid: string): Stat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[19] is field 22 of stat(5), the start time: it tells a reused pid from the original.
-  return {
-    state: fields[0] ?? '?',
-    ppid: Number(fields[1]),
-    pgrp: Number(fields[2]),
-    start: fields[19] ?? '',
-  };
-}
-
-const live = (stat: Stat | undefined): stat is Stat =>
-  stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
-
-/**
- * A process of a CLI's tree. The CLI runs some tools (its Bash tool) in sessions of their own,
- * which a signal to the leader's group does not reach; so the tree is also tracked member by
- * member, with the start time guarding against pid reuse.
- */
-export type TreeMember = { readonly pid: number; readonly pgid: number; readonly start: string };
-
-/** The live descendants of `rootPid` (not including it), found through /proc. */
-export function snapshotDescendants(rootPid: number): TreeMember[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const children = new Map<number, { pid: number; stat: Stat }[]>();
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(entry);
-    if (!live(stat)) continue;
-    const list = children.get(stat.ppid) ?? [];
-    list.push({ pid: Number(entry), stat });
-    children.set(stat.ppid, list);
-  }
-  const found: TreeMember[] = [];
-  const queue = [rootPid];
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    for (const { pid, stat } of children.get(next) ?? []) {
-      found.push({ pid, pgid: stat.pgrp, start: stat.start });
-      queue.push(pid);
+/** Calls `onQuiet` once no stream has delivered a byte for a while (or the drain bound passed). */
+function whenQuiet(streams: readonly Readable[], onQuiet: () => void): () => void {
+  const bytes = () => streams.reduce((n, s) => n + ((s as Partial<Socket>).bytesRead ?? 0), 0);
+  const deadline = performance.now() + STREAM_DRAIN_MS;
+  let last = bytes();
+  let quietSince = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const seen = bytes();
+    if (seen !== last) {
+      last = seen;
+      quietSince = now;
     }
-  }
-  return found;
-}
-
-let ownGroupId: number | undefined;
-/** Our own process group: never ours to signal. */
-function ownGroup(): number {
-  ownGroupId ??= readStat('self')?.pgrp ?? process.pid;
-  return ownGroupId;
-}
-
-/** Is this process running (not gone, not a zombie)? */
-export function processRunning(pid: number): boolean {
-  return live(readStat(String(pid)));
-}
-
-/** Is this exact process (same pid and start time) still alive? */
-export function memberAlive(member: TreeMember): boolean {
-  const stat = readStat(String(member.pid));
-  return live(stat) && stat.start === member.start;
-}
-
-/**
- * Signal each still-living member and every group such a member leads or belongs to.
- * Returns how many members were alive to be signalled.
- */
-export function signalMembers(members: readonly TreeMember[], signal: NodeJS.Signals): number {
-  const groups = new Set<number>();
-  let alive = 0;
-  for (const member of members) {
-    if (!memberAlive(member)) continue;
-    alive += 1;
-    groups.add(member.pgid);
-    try {
-      process.kill(member.pid, signal);
-    } catch {
-      // gone in the meantime
+    if (now - quietSince >= STREAM_QUIET_MS || now >= deadline) {
+      clearInterval(timer);
+      onQuiet();
     }
-  }
-  for (const pgid of groups) if (pgid > 1 && pgid !== ownGroup()) signalGroup(pgid, signal);
-  return alive;
+  }, QUIET_CHECK_MS);
+  return () => clearInterval(timer);
 }
 
 export type CaptureResult =
@@ -327,9 +251,8 @@ export async function runCapture(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const timer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), options.timeoutMs);
+  const timer = setTimeout(() => signalMembers([child.leader], 'SIGKILL'), options.timeoutMs);
   const report = await child.done;
   clearTimeout(timer);
-  signalGroup(child.pid, 'SIGKILL');
   return { ok: true, exitCode: report.exitCode, stdout, stderr };
 }

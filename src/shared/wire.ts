@@ -1,5 +1,6 @@
+import type { Containment } from './containment.ts';
 import type { FaultRecord } from './fault.ts';
-import type { TreeMember } from './process-tree.ts';
+import type { TreeMember } from './proc-scan.ts';
 
 /**
  * The only contract between the host thread and pool threads. Everything here crosses
@@ -18,6 +19,13 @@ export type WorkerBoot = {
   readonly maxAnswerBytes: number;
   /** Where larger answers are saved (user-only files in the state dir). */
   readonly answersDir: string;
+  /**
+   * Canonical directories a consult may run in (PHONE_OPUS_ALLOWED_ROOTS), checked again on
+   * the directory the CLI actually starts in; null = any directory.
+   */
+  readonly allowedRoots: readonly string[] | null;
+  /** How the CLI's processes are held together (probed once by the host). */
+  readonly containment: Containment;
 };
 
 /** A validated consult, ready to run. */
@@ -59,6 +67,8 @@ export type PingReply = { readonly status: 'pong'; readonly build: string };
 
 export type ConsultSuccess = {
   readonly response: string;
+  /** The directory the CLI actually ran in (it may differ from the request's if it changed). */
+  readonly cwd: string;
   readonly session_id: string | null;
   readonly model: string | null;
   readonly num_turns: number;

@@ -17,6 +17,8 @@ export type RunFacts = {
   readonly stream: StreamSummary;
   readonly stderr: string;
   readonly build: string;
+  /** Where the CLI ran. */
+  readonly cwd: string;
 };
 
 export function classifyRun(
@@ -55,7 +57,7 @@ export function classifyRun(
   const isError = envelope['is_error'] !== false;
   const subtype = str(envelope['subtype']);
   if (exit.exitCode === 0 && !isError && subtype === 'success') {
-    return { ok: true, value: success(envelope, stream, facts.build) };
+    return { ok: true, value: success(envelope, stream, facts) };
   }
   const reason = downstreamReason(envelope, stderr);
   const sessionId = str(envelope['session_id']) ?? stream.sessionId;
@@ -144,10 +146,11 @@ function describeExit(exit: ExitReport): string {
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
-function success(envelope: ResultEnvelope, stream: StreamSummary, build: string): ConsultSuccess {
+function success(envelope: ResultEnvelope, stream: StreamSummary, facts: RunFacts): ConsultSuccess {
   const modelUsage = envelope['modelUsage'];
   return {
     response: str(envelope['result']) ?? '',
+    cwd: facts.cwd,
     session_id: str(envelope['session_id']) ?? stream.sessionId,
     model: answeringModel(modelUsage) ?? stream.model,
     num_turns: num(envelope['num_turns']) ?? stream.turns,
@@ -160,7 +163,7 @@ function success(envelope: ResultEnvelope, stream: StreamSummary, build: string)
     permission_denials: Array.isArray(envelope['permission_denials'])
       ? (envelope['permission_denials'] as unknown[])
       : [],
-    build,
+    build: facts.build,
   };
 }
 

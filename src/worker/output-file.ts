@@ -1,14 +1,16 @@
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { outputDirPrefix } from '../shared/output-dirs.ts';
 
 /**
  * The CLI's stdout goes to a private regular file, not a pipe: the CLI exits without waiting
  * for a pipe to drain, so a large answer written through a pipe can be cut off (exit 0, output
  * lost), while writes to a file are complete when it exits. The file is read as it grows, for
- * live progress, and once more after exit.
+ * live progress, and once more after exit. The directory is named after this server, so that
+ * one left behind by a killed server is removed by the next (host/abandoned-output.ts).
  */
 export type OutputFile = {
   /** Give this to the child as its stdout. */
@@ -24,11 +26,26 @@ const CHUNK = 256 * 1024;
 /** Callers loop until ''; a bounded piece keeps a huge output from becoming one string. */
 const MAX_PIECE = 16 * CHUNK;
 
+/** Create the file; throws (e.g. ENOENT, EROFS for an unusable TMPDIR) with nothing left behind. */
 export async function createOutputFile(): Promise<OutputFile> {
-  const dir = await mkdtemp(join(tmpdir(), 'phone-opus-'));
+  const dir = await mkdtemp(join(tmpdir(), outputDirPrefix()));
   const path = join(dir, 'stdout.jsonl');
-  const fd = openSync(path, 'wx', 0o600);
-  const reader = await open(path, 'r');
+  const cleanUp = () => rm(dir, { recursive: true, force: true });
+  let fd: number;
+  let reader: FileHandle;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  try {
+    reader = await open(path, 'r');
+  } catch (error) {
+    closeSync(fd);
+    await cleanUp();
+    throw error;
+  }
   const decoder = new StringDecoder('utf8');
   const buffer = Buffer.allocUnsafe(CHUNK);
   let offset = 0;
@@ -56,7 +73,7 @@ export async function createOutputFile(): Promise<OutputFile> {
     dispose: async () => {
       closeWriteEnd();
       await reader.close().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
+      await cleanUp();
     },
   };
 }

@@ -48,7 +48,12 @@ describe('consult with the fake CLI', () => {
     ]);
     assert.equal(run.prompt, prompt);
     assert.equal(run.cwd, realpathSync(work));
-    assert.deepEqual(run.env, { CLAUDECODE: null, CLAUDE_CODE_ENTRYPOINT: null });
+    // PWD names the directory the CLI was started in (the worker enters it by descriptor).
+    assert.deepEqual(run.env, {
+      CLAUDECODE: null,
+      CLAUDE_CODE_ENTRYPOINT: null,
+      PWD: realpathSync(work),
+    });
   });
 
   it('returns porcelain by default and json with structuredContent on request', async (t) => {

@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readStat } from '../../src/shared/process-tree.ts';
+import { readStat } from '../../src/shared/proc-scan.ts';
 import { metricsUrl, scrape } from '../support/metrics.ts';
 import { isAlive, waitFor } from '../support/proc.ts';
 import { startTestServer } from '../support/server.ts';

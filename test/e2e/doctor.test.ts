@@ -34,6 +34,11 @@ describe('phone-opus doctor', () => {
       ),
     );
     assert.match(result.stdout, /^ok {4}state dir: .*\/state \(writable\)$/m);
+    // Which containment consults get: the PID namespace, or the fallback and why.
+    assert.match(
+      result.stdout,
+      /^(ok {4}containment: pid_namespace \(.+\)|warn {2}containment: process_group: .+)$/m,
+    );
     assert.match(result.stdout, /^info {2}auth: not checked/m);
     assert.match(result.stdout, /everything a consult needs is in place\n$/);
     assert.equal(existsSync(join(dir, 'cli.jsonl')), false, 'no consult without --probe');

@@ -23,6 +23,7 @@ describe('health_snapshot', () => {
       'circuit',
       'claude',
       'consecutive_failures',
+      'containment',
       'generation',
       'host_code_changed',
       'in_flight',
@@ -42,6 +43,14 @@ describe('health_snapshot', () => {
       version: '9.9.9 (Fake Claude Code)',
       reason: null,
     });
+    // The strongest containment this machine offers; a fallback always says why.
+    const containment = full['containment'] as { mode: string; reason?: string };
+    assert.ok(
+      containment.mode === 'pid_namespace'
+        ? containment.reason === undefined
+        : containment.mode === 'process_group' && typeof containment.reason === 'string',
+      JSON.stringify(containment),
+    );
     assert.deepEqual(full['circuit'], { state: 'closed', retry_after_ms: 0 });
     assert.equal(full['rollout'], 'stable');
     assert.equal(full['max_concurrency'], 4);
@@ -58,6 +67,7 @@ describe('health_snapshot', () => {
     assert.match(porcelainFull, /^ready gen=1 /);
     assert.match(porcelainFull, /\nclaude: .*fake-claude\.mjs 9\.9\.9 \(Fake Claude Code\)/);
     assert.match(porcelainFull, /\nlast_fault: none/);
+    assert.match(porcelainFull, /\ncontainment: (pid_namespace|process_group \(.+\))\n/);
   });
 
   it('keeps the last operational fault, not a caller’s input mistake', async (t) => {

@@ -11,7 +11,7 @@ import {
   scrapeAddress,
   writeDiscoveryFile,
 } from '../../src/host/discovery.ts';
-import { readStat } from '../../src/shared/process-tree.ts';
+import { readStat } from '../../src/shared/proc-scan.ts';
 
 describe('discovery files', () => {
   it('scrapes wildcard binds over loopback and brackets IPv6', () => {

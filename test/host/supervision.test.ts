@@ -44,6 +44,8 @@ async function harness(
       build: 'fixture',
       maxAnswerBytes: 1024 * 1024,
       answersDir: '/nonexistent',
+      allowedRoots: null,
+      containment: { mode: 'process_group', launcher: [] },
     },
     maxThreads: options.capacity ?? 2,
     maxHeapMb: 32,
@@ -55,7 +57,7 @@ async function harness(
   });
   let retries = 0;
   runner = new ConsultRunner({
-    pool: () => pool,
+    pool: async () => pool,
     registry,
     supervisor,
     admission: new Admission(options.capacity ?? 2, 8),

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { readStat } from '../../src/shared/process-tree.ts';
+import { readStat } from '../../src/shared/proc-scan.ts';
 
 /**
  * /proc inspection for leak checks. A zombie (state Z) counts as dead: PID 1 may never reap
@@ -42,6 +42,19 @@ export function liveProcessesWithEnv(marker: string): ProcInfo[] {
   }
   return found;
 }
+
+/** The command name of a process (`/proc/PID/comm`), '' once it is gone. */
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Live processes carrying `marker` that run `comm` (e.g. the fake's `sleep` strays). */
+export const liveWithComm = (marker: string, comm: string): ProcInfo[] =>
+  liveProcessesWithEnv(marker).filter((p) => commOf(p.pid) === comm);
 
 /** The pids still alive once they have had `timeoutMs` to go (empty when all are gone). */
 export async function survivors(pids: readonly number[], timeoutMs = 5000): Promise<number[]> {

@@ -32,6 +32,7 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOME: dir,
+      TMPDIR: dir,
       PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
       PHONE_OPUS_STATE_DIR: join(dir, 'state'),
       ...env,

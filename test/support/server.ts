@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -42,10 +42,12 @@ export type CallOptions = {
 export type FakeRun = {
   pid: number;
   children: number[];
+  /** Pids of the processes it started outside its group (setsid children, a stderr holder). */
+  escaped: number[];
   argv: string[];
   cwd: string;
   prompt: string;
-  env: { CLAUDECODE: string | null; CLAUDE_CODE_ENTRYPOINT: string | null };
+  env: { CLAUDECODE: string | null; CLAUDE_CODE_ENTRYPOINT: string | null; PWD: string | null };
 };
 
 export async function startTestServer(
@@ -57,9 +59,13 @@ export async function startTestServer(
   const cliLogPath = join(dir, 'cli.jsonl');
   const marker = `PHONE_OPUS_TEST_MARKER=${randomUUID()}`;
   const [markerName, markerValue] = marker.split('=') as [string, string];
+  // The server's output dirs go inside `dir` too: a test that kills it outright leaves none behind.
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     HOME: dir,
+    TMPDIR: tmp,
     PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
     PHONE_OPUS_STATE_DIR: stateDir,
     FAKE_CLAUDE_LOG: cliLogPath,
