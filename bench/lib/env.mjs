@@ -13,7 +13,7 @@ export const SH_FAKE = join(ROOT, 'bench/fake-claude.sh');
 export const NODE_FAKE = join(ROOT, 'bench/fake-claude.mjs');
 export const ECHO_SERVER = join(ROOT, 'bench/echo-server.mjs');
 
-/** The fixed part of the CLI argv (SPEC §5.1; mirrors src/worker/claude-cli.ts). */
+/** The fixed part of the CLI argv (SPEC §5.1; mirrors src/shared/claude-cli.ts). */
 export const CLAUDE_ARGV = [
   '-p',
   '--output-format',

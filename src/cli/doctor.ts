@@ -3,8 +3,9 @@ import { access } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from '../host/claude-probe.ts';
-import { ProcessRegistry } from '../host/process-registry.ts';
+import { ProcessRegistry } from '../host/pool/tree-registry.ts';
+import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from '../host/state/claude-probe.ts';
+import { claudeChildEnv } from '../shared/claude-cli.ts';
 import { type Config, ENV, readConfig } from '../shared/config.ts';
 import { type Containment, detectContainment } from '../shared/containment.ts';
 import {
@@ -13,7 +14,6 @@ import {
   PID_SLOT_BYTES,
   type WorkerEvent,
 } from '../shared/wire.ts';
-import { claudeChildEnv } from '../worker/claude-cli.ts';
 import { runConsult } from '../worker/consult.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import pkg from '../../package.json' with { type: 'json' };
 import { stderrLogger } from '../host/log.ts';
-import { startServer } from '../host/main.ts';
+import { startServer } from '../host/server.ts';
 import { readConfig } from '../shared/config.ts';
 import { runDoctor } from './doctor.ts';
 import { CLIENTS, isClient, runInit } from './init.ts';

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { buildClaudeArgv } from '../shared/claude-cli.ts';
 import type { FaultRecord, Site } from '../shared/fault.ts';
 import {
   memberAlive,
@@ -10,7 +11,6 @@ import { type GroupChild, spawnInGroup } from '../shared/process-tree.ts';
 import type { ConsultReply, ConsultTask, WorkerBoot, WorkerEvent } from '../shared/wire.ts';
 import { type AnswerSpool, answerSpool } from './answer-limit.ts';
 import { classifyRun } from './classify.ts';
-import { buildClaudeArgv } from './claude-cli.ts';
 import { createOutputFile, type OutputFile } from './output-file.ts';
 import { cwdFault, spawnFault, tmpdirFault, workerFault } from './setup-fault.ts';
 import { StreamJsonReader } from './stream-json.ts';

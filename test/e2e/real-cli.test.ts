@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildClaudeArgv } from '../../src/worker/claude-cli.ts';
+import { buildClaudeArgv } from '../../src/shared/claude-cli.ts';
 import {
   bigReply,
   lastToolResultText,
