@@ -3,24 +3,26 @@ import { access } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessRegistry } from '../host/pool/tree-registry.ts';
-import { type ClaudeInfo, DEFAULT_CLAUDE_BIN, probeClaude } from '../host/state/claude-probe.ts';
-import { claudeChildEnv } from '../shared/claude-cli.ts';
+import { systemClock } from '../host/clock.ts';
+import { Admission } from '../host/consult/admission.ts';
+import { ConsultService } from '../host/consult/consult-service.ts';
+import type { ConsultOutcome } from '../host/consult/outcome-faults.ts';
+import { Supervisor } from '../host/consult/supervisor.ts';
+import { TaskEvents } from '../host/pool/task-events.ts';
+import { TreeRegistry } from '../host/pool/tree-registry.ts';
+import { loadPiscina, WorkerPool } from '../host/pool/worker-pool.ts';
+import { type ClaudeInfo, probeClaude } from '../host/state/claude-probe.ts';
+import { claudeChildEnv, DEFAULT_CLAUDE_BIN } from '../shared/claude-cli.ts';
 import { type Config, ENV, readConfig } from '../shared/config.ts';
 import { type Containment, detectContainment } from '../shared/containment.ts';
-import {
-  type ConsultReply,
-  type ConsultTask,
-  PID_SLOT_BYTES,
-  type WorkerEvent,
-} from '../shared/wire.ts';
-import { runConsult } from '../worker/consult.ts';
+import { workerFile } from './paths.ts';
 
 /**
  * `phone-opus doctor [--probe]` (SPEC §2): is everything a consult needs in place? Prints one
  * `ok`/`info`/`warn` line per fact on stdout and one `FAIL … Fix: …` line per problem on stderr.
- * `--probe` runs a one-turn consult exactly as a pool thread would (same argv, environment,
- * process group, output capture and classification) to prove that Claude Code is logged in.
+ * `--probe` runs a one-turn consult through the server's own consult path (a one-thread pool:
+ * same argv, environment, containment, output capture and classification) to prove that
+ * Claude Code is logged in.
  * Exit 0 only if nothing failed.
  */
 export type DoctorIo = {
@@ -195,7 +197,7 @@ async function checkMetrics(config: Config, info: Report, warn: (text: string) =
     );
 }
 
-/** One consult, run the way a pool thread runs it, in an empty directory. */
+/** One consult through the server's own consult path (a one-thread pool), in an empty directory. */
 async function probe(
   config: Config,
   cli: { claudeBin: string; childEnv: Record<string, string>; containment: Containment },
@@ -204,79 +206,78 @@ async function probe(
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'phone-opus-doctor-'));
   const timeoutS = Math.min(config.consultTimeoutS, PROBE_MAX_TIMEOUT_S);
-  const registry = new ProcessRegistry();
-  const taskId = 1;
-  const task: ConsultTask = {
-    kind: 'consult',
-    taskId,
-    generation: 1,
-    operation: 'doctor.probe',
-    request: {
-      prompt: PROBE_PROMPT,
-      cwd: dir,
-      maxTurns: 1,
-      ...(config.defaultModel === undefined ? {} : { model: config.defaultModel }),
-    },
-    crashAfterSpawn: false,
-    pidSlot: new SharedArrayBuffer(PID_SLOT_BYTES),
-  };
-  const post = (event: WorkerEvent) => {
-    if (event.type === 'spawned') registry.add(taskId, event.pgid, event.start);
-    else if (event.type === 'members') registry.addMembers(taskId, event.members);
-    else if (event.type === 'reaped') registry.remove(taskId, event.pgid);
-  };
-  let stoppedBy: 'timeout' | 'SIGINT' | undefined;
-  const stop = (why: 'timeout' | 'SIGINT') => {
-    stoppedBy ??= why;
-    void registry.stop(taskId, why === 'timeout' ? 'timeout' : 'cancelled');
-  };
-  // The CLI runs in its own process group, out of reach of the terminal's Ctrl-C.
-  const onInterrupt = () => stop('SIGINT');
-  process.once('SIGINT', onInterrupt);
-  const timer = setTimeout(() => stop('timeout'), timeoutS * 1000);
-  const started = performance.now();
-  let reply: ConsultReply;
-  try {
-    const boot = {
+  loadPiscina();
+  const registry = new TreeRegistry();
+  const events = new TaskEvents(() => {});
+  const pool = new WorkerPool({
+    workerFile: workerFile(),
+    boot: {
       ...cli,
       build: 'doctor',
       allowedRoots: null,
-      maxAnswerBytes: 16 * 1024 * 1024,
+      maxAnswerBytes: config.maxAnswerBytes,
       answersDir: join(dir, 'answers'),
-    };
-    reply = await runConsult(task, boot, post, () => {
-      throw new Error('unreachable: the probe has no crash hook');
+    },
+    maxThreads: 1,
+    onEvent: (event) => events.deliver(event),
+    onThreadLost: () => {},
+  });
+  const consults = new ConsultService({
+    pool: async () => pool,
+    events,
+    registry,
+    supervisor: new Supervisor(systemClock),
+    admission: new Admission(1, 0),
+    clock: systemClock,
+    contract: 'never_replay',
+    takeCrashHook: () => false,
+  });
+  // The CLI runs in its own process group, out of reach of the terminal's Ctrl-C.
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  process.once('SIGINT', onInterrupt);
+  const started = performance.now();
+  let outcome: ConsultOutcome;
+  try {
+    outcome = await consults.run({
+      request: {
+        prompt: PROBE_PROMPT,
+        cwd: dir,
+        maxTurns: 1,
+        ...(config.defaultModel === undefined ? {} : { model: config.defaultModel }),
+      },
+      timeoutMs: timeoutS * 1000,
+      signal: interrupt.signal,
+      progress: undefined,
     });
   } finally {
-    clearTimeout(timer);
     process.removeListener('SIGINT', onInterrupt);
+    await pool.destroy();
     registry.killAllNow();
     rmSync(dir, { recursive: true, force: true });
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  if (stoppedBy === 'SIGINT') {
+  if (outcome.kind === 'cancelled') {
     fail('probe', 'interrupted', 'run `phone-opus doctor --probe` again and let it finish');
     return;
   }
-  if (reply.status === 'ok' || (reply.status === 'fault' && reply.fault.reason === 'max_turns')) {
+  if (outcome.kind === 'ok' || outcome.fault.reason === 'max_turns') {
     const facts =
-      reply.status === 'ok'
-        ? ` (model ${reply.value.model ?? 'unknown'}, cost $${(reply.value.total_cost_usd ?? 0).toFixed(6)})`
+      outcome.kind === 'ok'
+        ? ` (model ${outcome.value.model ?? 'unknown'}, cost $${(outcome.value.total_cost_usd ?? 0).toFixed(6)})`
         : ' (it used a tool and hit the one-turn limit, but it is logged in)';
     ok('probe', `Claude Code answered a one-turn consult in ${seconds} s${facts}`);
     return;
   }
-  if (reply.status === 'terminated') {
+  if (outcome.fault.fault.code === 'timeout') {
     fail(
       'probe',
-      stoppedBy === 'timeout'
-        ? `no answer within ${timeoutS} s`
-        : `Claude Code was killed by ${reply.terminated.signal ?? 'a signal'}`,
+      `no answer within ${timeoutS} s`,
       'check network access to the Anthropic API, then try `claude -p "hi"` by hand',
     );
     return;
   }
-  const fault = reply.fault;
+  const fault = outcome.fault;
   const hint = fault.hint?.message ?? 'run `claude -p "hi"` by hand to see what is wrong';
   fail(
     'probe',

@@ -9,7 +9,8 @@ import {
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { DEFAULT_CLAUDE_BIN, resolveExecutable } from '../host/state/claude-probe.ts';
+import { resolveExecutable } from '../host/state/claude-probe.ts';
+import { DEFAULT_CLAUDE_BIN } from '../shared/claude-cli.ts';
 import { ENV, readConfig } from '../shared/config.ts';
 import { binScript } from './paths.ts';
 

@@ -5,6 +5,7 @@ import { startServer } from '../host/server.ts';
 import { readConfig } from '../shared/config.ts';
 import { runDoctor } from './doctor.ts';
 import { CLIENTS, isClient, runInit } from './init.ts';
+import { workerFile } from './paths.ts';
 
 /**
  * The `phone-opus` command: `serve` (default) runs the stdio MCP server; `doctor` and `init`
@@ -26,14 +27,6 @@ Usage:
 Exit status: 0 ok, 1 a check failed or a file was left alone, 2 usage or configuration error.
 Configuration is read from PHONE_OPUS_* environment variables (see the README).
 `;
-
-/** The worker bundle sits next to this file in dist/; under tsx the source entry is used. */
-export function defaultWorkerFile(): string {
-  const here = import.meta.url;
-  return fileURLToPath(
-    here.endsWith('.ts') ? new URL('../worker/entry.ts', here) : new URL('./worker.js', here),
-  );
-}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`phone-opus: ${message}\n`);
@@ -76,7 +69,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const server = await startServer({
     config: config.value,
     version: pkg.version,
-    workerFile: defaultWorkerFile(),
+    workerFile: workerFile(),
     hostFile: fileURLToPath(import.meta.url),
     env: process.env,
     cwd: process.cwd(),

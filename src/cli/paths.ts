@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -23,3 +23,14 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
 
 /** The `phone-opus` executable script of this package (what MCP clients should start). */
 export const binScript = (): string => join(packageRoot(), 'bin', 'phone-opus.js');
+
+/**
+ * The worker bundle, next to the host bundle in dist/ (this code may sit in dist/cli.js or in
+ * a chunk under dist/chunks/); under tsx, the worker's source entry.
+ */
+export function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return join(dirname(here), '..', 'worker', 'entry.ts');
+  const dir = dirname(here);
+  return join(basename(dir) === 'chunks' ? dirname(dir) : dir, 'worker.js');
+}

@@ -5,6 +5,9 @@ import type { ConsultRequest } from './wire.ts';
  * Pure functions; spawning lives in process-tree.ts.
  */
 
+/** Found on PATH unless PHONE_OPUS_CLAUDE_BIN names it. */
+export const DEFAULT_CLAUDE_BIN = 'claude';
+
 /** Read-only built-in tools. Edit, Write and NotebookEdit are never offered. */
 export const CLAUDE_TOOLSET = 'Bash,Read,Grep,Glob,WebFetch,WebSearch';
 export const EMPTY_MCP_CONFIG = '{"mcpServers":{}}';

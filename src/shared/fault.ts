@@ -80,35 +80,88 @@ export type Site = {
 
 const INTERNAL_ERROR = -32603;
 
+/** What a code implies. `directive` follows `retryable`: `retry` or `abort_request`. */
 type Shape = {
-  class: FaultClass;
-  code: FaultCode;
-  directive: Directive;
-  retryable: boolean;
-  jsonrpc: number;
+  readonly class: FaultClass;
+  readonly retryable: boolean;
+  readonly jsonrpc: number;
+  /** Said to the caller whenever this code occurs (a more specific hint replaces it). */
+  readonly hint?: string;
 };
 
-const make = (
-  at: Site,
-  shape: Shape,
-  detail: string,
-  extra: { reason?: DownstreamReason; hint?: FaultHint } = {},
-): FaultRecord => ({
-  fault: {
-    generation: at.generation,
-    class: shape.class,
-    code: shape.code,
-    directive: shape.directive,
-    detail: oneLine(detail),
+/** Every code's shape: a code without one is a compile error. */
+const SHAPES: Record<FaultCode, Shape> = {
+  invalid_input: { class: 'protocol', retryable: false, jsonrpc: -32602 },
+  not_initialized: { class: 'protocol', retryable: false, jsonrpc: -32002 },
+  transport_failure: { class: 'transport', retryable: true, jsonrpc: INTERNAL_ERROR },
+  /** Retryable only when the cause passes by itself (descriptor or memory exhaustion). */
+  process_failure: { class: 'process', retryable: false, jsonrpc: INTERNAL_ERROR },
+  /** Retryable by reason (RETRYABLE_REASONS). */
+  downstream_failure: { class: 'downstream', retryable: false, jsonrpc: INTERNAL_ERROR },
+  timeout: { class: 'timeout', retryable: false, jsonrpc: INTERNAL_ERROR },
+  overloaded: { class: 'resource', retryable: true, jsonrpc: INTERNAL_ERROR },
+  circuit_open: { class: 'resource', retryable: true, jsonrpc: INTERNAL_ERROR },
+  outcome_unknown: {
+    class: 'replay',
+    retryable: false,
+    jsonrpc: INTERNAL_ERROR,
+    hint: 'the consult may have run and cost money; it was not replayed automatically. Re-issue it deliberately if you still need the answer.',
   },
-  stage: at.stage,
-  operation: at.operation,
-  jsonrpc_code: shape.jsonrpc,
-  retryable: shape.retryable,
-  retried: false,
-  ...(extra.reason === undefined ? {} : { reason: extra.reason }),
-  ...(extra.hint === undefined ? {} : { hint: extra.hint }),
-});
+  rollout_failure: { class: 'rollout', retryable: false, jsonrpc: INTERNAL_ERROR },
+  cancelled: { class: 'cancelled', retryable: false, jsonrpc: -32800 },
+  internal_failure: { class: 'invariant', retryable: false, jsonrpc: INTERNAL_ERROR },
+};
+
+const RETRYABLE_REASONS: ReadonlySet<DownstreamReason> = new Set(['rate_limit', 'api_error']);
+
+export type FaultOptions = {
+  /** Why Claude Code failed (downstream_failure only). */
+  readonly reason?: DownstreamReason;
+  readonly hint?: FaultHint;
+  /** Overrides the code's default (a process failure that passes by itself). */
+  readonly retryable?: boolean;
+  /** When to try again (overloaded, circuit_open): whole milliseconds, rounded up. */
+  readonly retryAfterMs?: number;
+};
+
+/** The one fault constructor (SPEC §6.1). */
+export function createFault(
+  code: FaultCode,
+  at: Site,
+  detail: string,
+  options: FaultOptions = {},
+): FaultRecord {
+  const shape = SHAPES[code];
+  const retryable =
+    options.retryable ??
+    (options.reason !== undefined ? RETRYABLE_REASONS.has(options.reason) : shape.retryable);
+  const hint = hintOf(shape, options);
+  return {
+    fault: {
+      generation: at.generation,
+      class: shape.class,
+      code,
+      directive: retryable ? 'retry' : 'abort_request',
+      detail: oneLine(detail),
+    },
+    stage: at.stage,
+    operation: at.operation,
+    jsonrpc_code: shape.jsonrpc,
+    retryable,
+    retried: false,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+    ...(hint === undefined ? {} : { hint }),
+  };
+}
+
+function hintOf(shape: Shape, options: FaultOptions): FaultHint | undefined {
+  if (options.retryAfterMs !== undefined) {
+    const ms = Math.ceil(options.retryAfterMs);
+    return { message: `retry after ${ms} ms`, ...options.hint, retry_after_ms: ms };
+  }
+  if (options.hint !== undefined) return options.hint;
+  return shape.hint === undefined ? undefined : { message: shape.hint };
+}
 
 /** Details are one human line, bounded; never a stack trace. */
 const MAX_DETAIL_CHARS = 4096;
@@ -118,179 +171,6 @@ function oneLine(text: string): string {
     ? `${flat.slice(0, MAX_DETAIL_CHARS)}… [truncated ${flat.length - MAX_DETAIL_CHARS} chars]`
     : flat;
 }
-
-const RETRYABLE_REASONS: ReadonlySet<DownstreamReason> = new Set(['rate_limit', 'api_error']);
-
-/** One factory per fault code (SPEC §6.1). */
-export const faults = {
-  invalidInput: (at: Site, detail: string): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'protocol',
-        code: 'invalid_input',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: -32602,
-      },
-      detail,
-    ),
-  notInitialized: (at: Site, detail: string): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'protocol',
-        code: 'not_initialized',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: -32002,
-      },
-      detail,
-    ),
-  transportFailure: (at: Site, detail: string, hint?: FaultHint): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'transport',
-        code: 'transport_failure',
-        directive: 'retry',
-        retryable: true,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      hint ? { hint } : {},
-    ),
-  /**
-   * The CLI could not be started or run. Retryable only when the cause passes by itself
-   * (descriptor or memory exhaustion), not when the install or the directory must be fixed.
-   */
-  processFailure: (at: Site, detail: string, hint?: FaultHint, retryable = false): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'process',
-        code: 'process_failure',
-        directive: retryable ? 'retry' : 'abort_request',
-        retryable,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      hint ? { hint } : {},
-    ),
-  downstreamFailure: (
-    at: Site,
-    reason: DownstreamReason,
-    detail: string,
-    hint?: FaultHint,
-  ): FaultRecord => {
-    const retryable = RETRYABLE_REASONS.has(reason);
-    return make(
-      at,
-      {
-        class: 'downstream',
-        code: 'downstream_failure',
-        directive: retryable ? 'retry' : 'abort_request',
-        retryable,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      hint ? { reason, hint } : { reason },
-    );
-  },
-  timeout: (at: Site, detail: string, hint: FaultHint): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'timeout',
-        code: 'timeout',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      { hint },
-    ),
-  overloaded: (at: Site, detail: string, retryAfterMs: number): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'resource',
-        code: 'overloaded',
-        directive: 'retry',
-        retryable: true,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      retryHint(retryAfterMs),
-    ),
-  circuitOpen: (at: Site, detail: string, retryAfterMs: number): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'resource',
-        code: 'circuit_open',
-        directive: 'retry',
-        retryable: true,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      retryHint(retryAfterMs),
-    ),
-  outcomeUnknown: (at: Site, detail: string): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'replay',
-        code: 'outcome_unknown',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-      {
-        hint: {
-          message:
-            'the consult may have run and cost money; it was not replayed automatically. Re-issue it deliberately if you still need the answer.',
-        },
-      },
-    ),
-  rolloutFailure: (at: Site, detail: string): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'rollout',
-        code: 'rollout_failure',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-    ),
-  cancelled: (at: Site, detail: string): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'cancelled',
-        code: 'cancelled',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: -32800,
-      },
-      detail,
-    ),
-  internalFailure: (at: Site, detail: string): FaultRecord =>
-    make(
-      at,
-      {
-        class: 'invariant',
-        code: 'internal_failure',
-        directive: 'abort_request',
-        retryable: false,
-        jsonrpc: INTERNAL_ERROR,
-      },
-      detail,
-    ),
-} as const;
 
 /** A fault that surfaced after a replay attempt. */
 export const markRetried = (f: FaultRecord): FaultRecord => ({ ...f, retried: true });
@@ -308,10 +188,4 @@ export function isTransportFault(f: FaultRecord): boolean {
     default:
       return false;
   }
-}
-
-/** Clients wait whole milliseconds. */
-function retryHint(retryAfterMs: number): { hint: FaultHint } {
-  const ms = Math.ceil(retryAfterMs);
-  return { hint: { message: `retry after ${ms} ms`, retry_after_ms: ms } };
 }

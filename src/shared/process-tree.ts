@@ -15,7 +15,6 @@ import { readStat, signalGroup, signalMembers, type TreeMember } from './proc-sc
  * a grandchild behind.
  */
 
-export const KILL_GRACE_MS = 3000;
 /**
  * CLI start-up is CPU-heavy; a lower priority keeps the host thread responsive. It is set on
  * the group leader as soon as it exists; the launcher takes an exec or two before it forks the

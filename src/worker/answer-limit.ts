@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { type FaultRecord, faults, type Site } from '../shared/fault.ts';
+import { createFault, type FaultRecord, type Site } from '../shared/fault.ts';
 import type { ConsultSuccess } from '../shared/wire.ts';
 import type { AnswerSink } from './line-skeleton.ts';
 
@@ -44,16 +44,19 @@ export function answerSpool(dir: string, maxBytes: number): AnswerSpool {
   };
 
   const tooLarge = (at: Site, value: ConsultSuccess, file: string, size: number): FaultRecord =>
-    faults.downstreamFailure(
+    createFault(
+      'downstream_failure',
       at,
-      'answer_too_large',
       `Claude Code answered with ${size} bytes, above the ${maxBytes}-byte limit (PHONE_OPUS_MAX_ANSWER_BYTES); the full answer is saved in ${file}`,
       {
-        message: `Read the answer from ${file}, or ask for a shorter answer (or raise PHONE_OPUS_MAX_ANSWER_BYTES).`,
-        answer_file: file,
-        answer_bytes: size,
-        ...(value.session_id === null ? {} : { session_id: value.session_id }),
-        num_turns: value.num_turns,
+        reason: 'answer_too_large',
+        hint: {
+          message: `Read the answer from ${file}, or ask for a shorter answer (or raise PHONE_OPUS_MAX_ANSWER_BYTES).`,
+          answer_file: file,
+          answer_bytes: size,
+          ...(value.session_id === null ? {} : { session_id: value.session_id }),
+          num_turns: value.num_turns,
+        },
       },
     );
 

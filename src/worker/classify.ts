@@ -1,5 +1,10 @@
 import { constants } from 'node:os';
-import { type DownstreamReason, type FaultRecord, faults, type Site } from '../shared/fault.ts';
+import {
+  createFault,
+  type DownstreamReason,
+  type FaultRecord,
+  type Site,
+} from '../shared/fault.ts';
 import { roundUsd } from '../shared/money.ts';
 import type { ExitReport } from '../shared/process-tree.ts';
 import type { ConsultSuccess } from '../shared/wire.ts';
@@ -37,21 +42,26 @@ export function classifyRun(
             : '; it printed nothing';
       return {
         ok: false,
-        fault: faults.downstreamFailure(
+        fault: createFault(
+          'downstream_failure',
           at,
-          'invalid_output',
           `Claude Code exited 0 without a result envelope${said}`,
           {
-            ...(stream.sessionId === null ? {} : { session_id: stream.sessionId }),
-            num_turns: stream.turns,
-            message: HINTS.invalid_output,
+            reason: 'invalid_output',
+            hint: {
+              ...(stream.sessionId === null ? {} : { session_id: stream.sessionId }),
+              num_turns: stream.turns,
+              message: HINTS.invalid_output,
+            },
           },
         ),
       };
     }
     return {
       ok: false,
-      fault: faults.downstreamFailure(at, 'cli_error', cliMessage(exit, stderr, stream.junk)),
+      fault: createFault('downstream_failure', at, cliMessage(exit, stderr, stream.junk), {
+        reason: 'cli_error',
+      }),
     };
   }
   const isError = envelope['is_error'] !== false;
@@ -63,10 +73,13 @@ export function classifyRun(
   const sessionId = str(envelope['session_id']) ?? stream.sessionId;
   return {
     ok: false,
-    fault: faults.downstreamFailure(at, reason, failureDetail(reason, envelope, exit, stderr), {
-      ...(sessionId === null ? {} : { session_id: sessionId }),
-      num_turns: num(envelope['num_turns']) ?? stream.turns,
-      message: HINTS[reason],
+    fault: createFault('downstream_failure', at, failureDetail(reason, envelope, exit, stderr), {
+      reason,
+      hint: {
+        ...(sessionId === null ? {} : { session_id: sessionId }),
+        num_turns: num(envelope['num_turns']) ?? stream.turns,
+        message: HINTS[reason],
+      },
     }),
   };
 }

@@ -1,13 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { buildClaudeArgv } from '../shared/claude-cli.ts';
 import type { FaultRecord, Site } from '../shared/fault.ts';
-import {
-  memberAlive,
-  signalMembers,
-  snapshotDescendants,
-  type TreeMember,
-} from '../shared/proc-scan.ts';
+import { snapshotDescendants, type TreeMember } from '../shared/proc-scan.ts';
 import { type GroupChild, spawnInGroup } from '../shared/process-tree.ts';
+import { killTree } from '../shared/tree-kill.ts';
 import type { ConsultReply, ConsultTask, WorkerBoot, WorkerEvent } from '../shared/wire.ts';
 import { type AnswerSpool, answerSpool } from './answer-limit.ts';
 import { classifyRun } from './classify.ts';
@@ -93,7 +89,10 @@ async function runCli(task: ConsultTask, boot: WorkerBoot, run: Run): Promise<Co
     return await superviseCli(task, boot, run, child, members, started);
   } catch (error) {
     // Nothing may outlive a consult that ends in a fault.
-    signalMembers([child.leader, ...members.values()], 'SIGKILL');
+    await killTree([child.leader, ...members.values()], {
+      first: 'SIGKILL',
+      graceMs: SWEEP_WAIT_MS,
+    });
     post({ type: 'reaped', taskId: task.taskId, pgid: child.pid });
     throw error;
   }
@@ -167,11 +166,7 @@ async function readCli(
   // The leader is gone (and its group was killed as it went); sweep the members seen outside
   // the group, and see them gone, before saying so.
   const strays = [...members.values()];
-  signalMembers(strays, 'SIGKILL');
-  const sweptBy = performance.now() + SWEEP_WAIT_MS;
-  while (strays.some(memberAlive) && performance.now() < sweptBy) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await killTree(strays, { first: 'SIGKILL', graceMs: SWEEP_WAIT_MS });
   post({ type: 'reaped', taskId: task.taskId, pgid: child.pid });
   await reading;
   if (readFailure !== undefined) throw readFailure;

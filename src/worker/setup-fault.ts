@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import { type FaultRecord, faults, type Site } from '../shared/fault.ts';
+import { createFault, type FaultRecord, type Site } from '../shared/fault.ts';
 import { isTransientError, type SpawnFailure } from '../shared/process-tree.ts';
 import type { PinFailure } from './working-dir.ts';
 
@@ -18,11 +18,11 @@ const RETRY_HINT = 'The server is short of file descriptors or memory for now; r
 type Errno = { readonly code: string; readonly message: string };
 
 const exhausted = (at: Site, what: string, error: Errno): FaultRecord =>
-  faults.processFailure(
+  createFault(
+    'process_failure',
     at,
     `${what}: out of file descriptors or memory (${error.code}: ${error.message})`,
-    { message: RETRY_HINT },
-    true,
+    { hint: { message: RETRY_HINT }, retryable: true },
   );
 
 /** The consult's cwd could not be pinned, or lies outside the allowed roots now. */
@@ -33,7 +33,8 @@ export function cwdFault(
   allowedRoots: readonly string[] | null,
 ): FaultRecord {
   if (failure.kind === 'outside') {
-    return faults.invalidInput(
+    return createFault(
+      'invalid_input',
       at,
       `cwd: ${path} now resolves to ${failure.realPath}, outside the allowed roots (PHONE_OPUS_ALLOWED_ROOTS=${(allowedRoots ?? []).join(':')}); it changed after the consult was accepted, and Claude Code was not started`,
     );
@@ -46,10 +47,11 @@ export function cwdFault(
       : failure.code === 'ENOTDIR'
         ? 'is no longer a directory'
         : 'cannot be opened';
-  return faults.processFailure(
+  return createFault(
+    'process_failure',
     at,
     `cwd: ${path} ${state} (${failure.code}: ${failure.message}); Claude Code was not started`,
-    { message: CWD_HINT },
+    { hint: { message: CWD_HINT } },
   );
 }
 
@@ -58,9 +60,11 @@ export function tmpdirFault(at: Site, error: unknown): FaultRecord {
   const e = errnoOf(error);
   const what = `cannot create the CLI's output file in TMPDIR (${tmpdir()})`;
   if (isTransientError(e.code)) return exhausted(at, what, e);
-  return faults.processFailure(at, `${what}: ${e.code}: ${e.message}`, {
-    message:
-      'Point TMPDIR at an existing, writable directory (or unset it) and restart the server.',
+  return createFault('process_failure', at, `${what}: ${e.code}: ${e.message}`, {
+    hint: {
+      message:
+        'Point TMPDIR at an existing, writable directory (or unset it) and restart the server.',
+    },
   });
 }
 
@@ -69,10 +73,11 @@ export function spawnFault(at: Site, bin: string, cwd: string, failure: SpawnFai
   if (failure.about === 'system' || isTransientError(failure.code))
     return exhausted(at, `Claude Code CLI could not be started (${bin})`, failure);
   if (failure.about === 'cwd') {
-    return faults.processFailure(
+    return createFault(
+      'process_failure',
       at,
       `cwd: ${cwd} could not be entered (${failure.code}: ${failure.message}); Claude Code was not started`,
-      { message: CWD_HINT },
+      { hint: { message: CWD_HINT } },
     );
   }
   const detail =
@@ -81,7 +86,7 @@ export function spawnFault(at: Site, bin: string, cwd: string, failure: SpawnFai
       : failure.code === 'EACCES'
         ? `Claude Code CLI is not executable: ${bin} (${failure.code})`
         : `Claude Code CLI could not be started: ${bin}: ${failure.message}`;
-  return faults.processFailure(at, detail, { message: INSTALL_HINT });
+  return createFault('process_failure', at, detail, { hint: { message: INSTALL_HINT } });
 }
 
 /** Anything else the worker caught while running a consult. */
@@ -89,7 +94,8 @@ export function workerFault(at: Site, error: unknown): FaultRecord {
   const e = errnoOf(error);
   const what = 'the consult failed in its worker thread';
   if (isTransientError(e.code)) return exhausted(at, what, e);
-  return faults.processFailure(
+  return createFault(
+    'process_failure',
     at,
     `${what}: ${e.code === 'UNKNOWN' ? '' : `${e.code}: `}${e.message}`,
   );

@@ -1,3 +1,7 @@
+/**
+ * `tools/call`: look the tool up in the one tool table, validate its arguments at the host,
+ * answer host tools inline and send consult to the pool; record each call once.
+ */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as v from 'valibot';
 import {
@@ -8,28 +12,25 @@ import {
   type ToolName,
 } from '../../shared/catalog.ts';
 import type { Config } from '../../shared/config.ts';
-import { type FaultRecord, faults, type Site } from '../../shared/fault.ts';
+import { createFault, type FaultRecord, type Site } from '../../shared/fault.ts';
 import { operationKey } from '../../shared/operation.ts';
 import type { Clock } from '../clock.ts';
 import { resolveConsult } from '../consult/consult-input.ts';
 import { consultOutput } from '../consult/consult-output.ts';
-import type { ConsultRunner } from '../consult/consult-service.ts';
+import type { ConsultService } from '../consult/consult-service.ts';
 import { ProgressReporter, type SendProgress } from '../consult/progress.ts';
 import type { Supervisor } from '../consult/supervisor.ts';
+import type { CallRecord, Recorder } from '../observability/recorder.ts';
 import {
   type HealthView,
   healthOutput,
   type TelemetryView,
   telemetryOutput,
 } from '../observability/snapshots.ts';
-import type { CallOutcome, Telemetry } from '../observability/telemetry.ts';
+import type { CallOutcome } from '../observability/telemetry.ts';
 import type { SessionStore } from '../state/session-store.ts';
 import { faultResult, type Presentation, presentationOf, toCallToolResult } from './render.ts';
 
-/**
- * `tools/call`: look the tool up in the one tool table, validate its arguments at the host,
- * answer host tools inline and send consult to the pool; record telemetry once per call.
- */
 export type CallContext = {
   readonly requestId: string | number;
   readonly signal: AbortSignal;
@@ -37,38 +38,17 @@ export type CallContext = {
   readonly sendProgress: SendProgress;
 };
 
-/** Everything known about a finished tool call (the JSONL log's record, SPEC §8). */
-export type CallRecord = {
-  readonly request_id: string | number;
-  readonly operation: string;
-  readonly tool: string;
-  readonly outcome: CallOutcome;
-  readonly latency_ms: number;
-  readonly generation: number;
-  readonly attempts: number;
-  readonly fault: FaultRecord | undefined;
-  readonly consult?: {
-    readonly prompt: string;
-    readonly cwd: string | null;
-    readonly model: string | null;
-    readonly cost_usd: number | null;
-    readonly usage: unknown;
-    readonly session_id: string | null;
-  };
-};
-
 export type DispatchDeps = {
   readonly catalog: Catalog;
   readonly config: Config;
-  readonly runner: ConsultRunner;
+  readonly consults: ConsultService;
   readonly sessions: SessionStore;
-  readonly telemetry: Telemetry;
+  readonly recorder: Recorder;
   readonly supervisor: Supervisor;
   readonly clock: Clock;
   readonly serverCwd: string;
   readonly health: () => HealthView;
   readonly telemetryView: () => TelemetryView;
-  readonly onCallComplete: (record: CallRecord) => void;
 };
 
 type Answer = {
@@ -82,11 +62,11 @@ type Answer = {
 type Handler = (args: unknown, ctx: CallContext, site: Site) => Promise<Answer>;
 
 export function createDispatcher(deps: DispatchDeps) {
-  const { catalog, telemetry, supervisor, clock } = deps;
+  const { catalog, supervisor, clock } = deps;
   let inArrivalOrder: Promise<unknown> = Promise.resolve();
 
   const invalid = (site: Site, detail: string): Answer => {
-    const fault = faults.invalidInput(site, detail);
+    const fault = createFault('invalid_input', site, detail);
     return { result: faultResult(fault), outcome: 'error', fault, attempts: 0 };
   };
 
@@ -123,7 +103,7 @@ export function createDispatcher(deps: DispatchDeps) {
             clock.monotonicMs,
           );
     try {
-      const outcome = await deps.runner.run({ request, timeoutMs, signal: ctx.signal, progress });
+      const outcome = await deps.consults.run({ request, timeoutMs, signal: ctx.signal, progress });
       const record = (
         sessionId: string | null,
         extra: Partial<NonNullable<CallRecord['consult']>> = {},
@@ -138,7 +118,7 @@ export function createDispatcher(deps: DispatchDeps) {
       });
       if (outcome.kind === 'cancelled') {
         // The client cancelled: the SDK sends nothing for an aborted request, as MCP requires.
-        const fault = faults.cancelled(site, 'the consult was cancelled');
+        const fault = createFault('cancelled', site, 'the consult was cancelled');
         return {
           result: faultResult(fault),
           outcome: 'cancelled',
@@ -160,7 +140,6 @@ export function createDispatcher(deps: DispatchDeps) {
       const value = outcome.value;
       // Where the CLI really ran (pinned at its start), which is where a resume must run too.
       if (value.session_id !== null) deps.sessions.remember(value.session_id, value.cwd);
-      telemetry.addUsage(value.model, value.total_cost_usd, value.usage);
       const output = consultOutput(value, {
         cwd: value.cwd,
         promptChars: request.prompt.length,
@@ -205,7 +184,6 @@ export function createDispatcher(deps: DispatchDeps) {
       operation: operationKey('tools/call', name),
     };
     const started = clock.monotonicMs();
-    telemetry.begin(operation);
     let answer: Answer;
     try {
       answer = known
@@ -215,14 +193,17 @@ export function createDispatcher(deps: DispatchDeps) {
             `unknown tool \`${name}\` (available: ${[...catalog.specs.keys()].join(', ')})`,
           );
     } catch (error) {
-      const fault = faults.internalFailure(site, `internal error: ${(error as Error).message}`);
+      const fault = createFault(
+        'internal_failure',
+        site,
+        `internal error: ${(error as Error).message}`,
+      );
       answer = { result: faultResult(fault), outcome: 'error', fault, attempts: 0 };
     }
     const latency = clock.monotonicMs() - started;
-    telemetry.complete(operation, answer.outcome, latency, answer.fault);
     if (answer.fault !== undefined && answer.fault.fault.code !== 'invalid_input')
       supervisor.fault(answer.fault);
-    deps.onCallComplete({
+    deps.recorder.call({
       request_id: ctx.requestId,
       operation,
       tool: name,

@@ -23,17 +23,6 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 type Id = string | number;
 type Json = Record<string, unknown>;
 
-export type TransportHooks = {
-  /** stdin reached EOF or failed. */
-  readonly onInputEnd: () => void;
-  /** stdout can no longer be written (client gone). */
-  readonly onOutputBroken: () => void;
-  /** Any inbound frame arrived (the rollout check runs after each message). */
-  readonly onMessage?: () => void;
-  /** A request's response was written (for per-method latency of non-tool methods). */
-  readonly onResponse?: (method: string, latencyMs: number, error: boolean) => void;
-};
-
 export type TransportOptions = {
   readonly maxFrameBytes?: number;
   /** Characters of output allowed to wait in memory for a slow client (then they wait on disk). */
@@ -51,10 +40,17 @@ export class GuardedStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onerror?: (error: Error) => void;
   onclose?: () => void;
+  /** stdin reached EOF or failed. */
+  oninputend?: () => void;
+  /** stdout can no longer be written (client gone). */
+  onoutputbroken?: () => void;
+  /** Input arrived (the rollout check runs after messages). */
+  onactivity?: () => void;
+  /** A request's response was written (for per-method latency). */
+  onanswered?: (method: string, latencyMs: number, error: boolean) => void;
 
   readonly #stdin: Readable;
   readonly #stdout: Writable;
-  readonly #hooks: TransportHooks;
   readonly #maxFrameBytes: number;
   readonly #splitter: FrameSplitter;
   readonly #out: OutboundQueue;
@@ -68,15 +64,9 @@ export class GuardedStdioTransport implements Transport {
   /** The client's id (keyed) → our id, while that request is in flight. */
   readonly #byClientId = new Map<string, number>();
 
-  constructor(
-    stdin: Readable,
-    stdout: Writable,
-    hooks: TransportHooks,
-    options: TransportOptions = {},
-  ) {
+  constructor(stdin: Readable, stdout: Writable, options: TransportOptions = {}) {
     this.#stdin = stdin;
     this.#stdout = stdout;
-    this.#hooks = hooks;
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     this.#splitter = new FrameSplitter(this.#maxFrameBytes, {
       frame: (line) => this.#frame(line),
@@ -112,14 +102,14 @@ export class GuardedStdioTransport implements Transport {
 
   async start(): Promise<void> {
     this.#stdin.on('data', (chunk: Buffer) => {
-      this.#hooks.onMessage?.();
+      this.onactivity?.();
       this.#splitter.push(chunk);
     });
     this.#stdin.once('end', () => {
       this.#splitter.end();
-      this.#hooks.onInputEnd();
+      this.oninputend?.();
     });
-    this.#stdin.once('error', () => this.#hooks.onInputEnd());
+    this.#stdin.once('error', () => this.oninputend?.());
     this.#stdout.on('error', () => this.#broken());
   }
 
@@ -132,7 +122,7 @@ export class GuardedStdioTransport implements Transport {
       if (pending === undefined) return;
       this.#pending.delete(ours as number);
       this.#byClientId.delete(idKey(pending.clientId));
-      this.#hooks.onResponse?.(pending.method, performance.now() - pending.at, 'error' in m);
+      this.onanswered?.(pending.method, performance.now() - pending.at, 'error' in m);
       this.#write({ ...m, id: pending.clientId }, pending.clientId);
       return;
     }
@@ -176,7 +166,7 @@ export class GuardedStdioTransport implements Transport {
     if (this.#outputBroken) return;
     this.#outputBroken = true;
     this.#out.broken();
-    this.#hooks.onOutputBroken();
+    this.onoutputbroken?.();
   }
 
   #frame(line: string): void {

@@ -1,3 +1,9 @@
+/**
+ * Owns the optional metrics endpoint's lifecycle: loads prom-client and the HTTP server with a
+ * dynamic import only when `PHONE_OPUS_METRICS_PORT` is set (and off the path to
+ * `initialize`), writes and removes the `file_sd` discovery file, and buffers the few events
+ * that happen before the endpoint is up so that no count is lost.
+ */
 import { readStat } from '../../shared/proc-scan.ts';
 import { tokenCounts } from '../../shared/usage.ts';
 import type { Logger } from '../log.ts';
@@ -5,12 +11,6 @@ import { removeDiscoveryFile, writeDiscoveryFile } from './discovery.ts';
 import type { HostMetrics, MetricSources } from './metrics.ts';
 import type { MetricsEndpoint, startMetricsServer } from './metrics-server.ts';
 
-/**
- * Owns the optional metrics endpoint's lifecycle: loads prom-client and the HTTP server with a
- * dynamic import only when `PHONE_OPUS_METRICS_PORT` is set (and off the path to
- * `initialize`), writes and removes the `file_sd` discovery file, and buffers the few events
- * that happen before the endpoint is up so that no count is lost.
- */
 export type MetricsControllerOptions = {
   /** undefined = metrics off. */
   readonly port: number | undefined;
@@ -18,9 +18,14 @@ export type MetricsControllerOptions = {
   readonly stateDir: string;
   readonly cwd: string;
   readonly pid: number;
-  readonly sources: MetricSources;
-  readonly health: () => unknown;
   readonly log: Logger;
+};
+
+/** What the endpoint reads at scrape time (known once the server is assembled). */
+export type MetricsView = {
+  readonly sources: MetricSources;
+  /** The health snapshot (the object health_snapshot returns with render=json detail=full). */
+  readonly health: () => unknown;
 };
 
 type Event = (metrics: HostMetrics) => void;
@@ -49,9 +54,9 @@ export class MetricsController {
   }
 
   /** Bind the endpoint (idempotent); resolves when it is up or has failed. */
-  start(): Promise<void> {
+  start(view: MetricsView): Promise<void> {
     if (this.#options.port === undefined || this.#closed) return Promise.resolve();
-    this.#starting ??= this.#start(this.#options.port);
+    this.#starting ??= this.#start(this.#options.port, view);
     return this.#starting;
   }
 
@@ -92,7 +97,7 @@ export class MetricsController {
       this.#pending.push(event);
   }
 
-  async #start(port: number): Promise<void> {
+  async #start(port: number, view: MetricsView): Promise<void> {
     const { host, log } = this.#options;
     let started: Awaited<ReturnType<typeof startMetricsServer>>;
     try {
@@ -100,8 +105,8 @@ export class MetricsController {
       started = await server.startMetricsServer({
         host,
         port,
-        sources: this.#options.sources,
-        health: this.#options.health,
+        sources: view.sources,
+        health: view.health,
       });
     } catch (error) {
       started = { ok: false, error: `cannot start: ${(error as Error).message}` };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { tokenCounts } from '../../shared/usage.ts';
-import type { CallRecord } from '../mcp/dispatch.ts';
+import type { CallRecord } from './recorder.ts';
 
 /**
  * The JSONL telemetry record of one completed tool call (SPEC §8). The prompt itself is

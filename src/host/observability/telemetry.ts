@@ -1,5 +1,6 @@
 import { type FaultRecord, isTransportFault } from '../../shared/fault.ts';
 import { roundUsd } from '../../shared/money.ts';
+import { tokenCounts } from '../../shared/usage.ts';
 
 /**
  * Session counters for `telemetry_snapshot` (SPEC §5.3): totals, per-method stats with
@@ -70,12 +71,8 @@ export class Telemetry {
   #costByModel: Record<string, number> = {};
   #tokens: Record<string, number> = {};
 
-  begin(method: string): void {
-    this.totals.requests += 1;
-    this.#stats(method).requests += 1;
-  }
-
   complete(method: string, outcome: CallOutcome, latencyMs: number, fault?: FaultRecord): void {
+    this.#count(method);
     const stats = this.#stats(method);
     this.#latency(stats, latencyMs);
     if (outcome === 'cancelled') {
@@ -100,7 +97,7 @@ export class Telemetry {
 
   /** A non-tool request answered (ping, initialize, tools/list, …). */
   completeProtocol(method: string, latencyMs: number, error: boolean): void {
-    this.begin(method);
+    this.#count(method);
     const stats = this.#stats(method);
     this.#latency(stats, latencyMs);
     if (error) {
@@ -123,13 +120,8 @@ export class Telemetry {
       this.#cost += costUsd;
       this.#costByModel[name] = (this.#costByModel[name] ?? 0) + costUsd;
     }
-    if (typeof usage === 'object' && usage !== null) {
-      for (const [key, value] of Object.entries(usage as Record<string, unknown>)) {
-        if (typeof value === 'number' && key.endsWith('tokens')) {
-          const type = key.replace(/_tokens$/, '');
-          this.#tokens[type] = (this.#tokens[type] ?? 0) + value;
-        }
-      }
+    for (const [type, count] of Object.entries(tokenCounts(usage))) {
+      this.#tokens[type] = (this.#tokens[type] ?? 0) + count;
     }
   }
 
@@ -154,6 +146,11 @@ export class Telemetry {
           b.response_errors - a.response_errors ||
           a.method.localeCompare(b.method),
       );
+  }
+
+  #count(method: string): void {
+    this.totals.requests += 1;
+    this.#stats(method).requests += 1;
   }
 
   #stats(method: string): MethodStats {
@@ -211,3 +208,22 @@ export function percentile(sorted: readonly number[], q: number): number {
 }
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** MCP request methods; anything else a client sends is counted as `other` (bounded labels). */
+const PROTOCOL_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'logging/setLevel',
+  'completion/complete',
+]);
+
+export const protocolMethod = (method: string): string =>
+  PROTOCOL_METHODS.has(method) ? method : 'other';

@@ -31,8 +31,6 @@ export type RolloutOptions = {
   readonly onFailed: (detail: string) => void;
   /** How long the old pool may take to finish its consults before they are stopped. */
   readonly drainTimeoutMs: number;
-  /** Stop the process trees of whatever the drained pool still runs. */
-  readonly onDrainTimeout: (pool: WorkerPool) => Promise<void>;
   readonly readinessTimeoutMs?: number;
   readonly settleMs?: number;
 };
@@ -63,6 +61,8 @@ export function fingerprint(file: string): string {
 }
 
 export class PoolManager {
+  /** A replaced pool outlived its drain bound: stop the consults it still runs. */
+  ondraintimeout?: (pool: WorkerPool) => void;
   readonly #o: RolloutOptions;
   /** Built by the first consult (threads, and even piscina, are lazy). */
   #current: WorkerPool | undefined;
@@ -107,6 +107,11 @@ export class PoolManager {
   /** Why consults cannot start right now (the pool or its threads cannot be built), if so. */
   get unavailable(): string | undefined {
     return this.#unavailable ?? this.#current?.startFailure;
+  }
+
+  /** Whether a pool was ever built (a consult came). */
+  get started(): boolean {
+    return this.#current !== undefined;
   }
 
   get state(): RolloutState {
@@ -216,7 +221,8 @@ export class PoolManager {
   async #drain(pool: WorkerPool): Promise<void> {
     this.#draining.add(pool);
     const timer = setTimeout(() => {
-      void this.#o.onDrainTimeout(pool).finally(() => pool.destroy().catch(() => {}));
+      this.ondraintimeout?.(pool);
+      void pool.destroy().catch(() => {});
     }, this.#o.drainTimeoutMs);
     timer.unref();
     try {

@@ -1,3 +1,9 @@
+/**
+ * The host's registry of live CLI process trees (SPEC §6.4): every tree a worker reported is
+ * tracked here until it is gone, so that shutdown and the exit handler can end them all. Each
+ * tree is stopped at most once (SIGTERM, then SIGKILL after the grace period, through
+ * shared/tree-kill.ts), however many parties ask.
+ */
 import {
   memberAlive,
   readStat,
@@ -5,140 +11,98 @@ import {
   snapshotDescendants,
   type TreeMember,
 } from '../../shared/proc-scan.ts';
-import { KILL_GRACE_MS } from '../../shared/process-tree.ts';
+import { KILL_GRACE_MS, killTree } from '../../shared/tree-kill.ts';
 
-/**
- * The host's registry of live CLI process trees (SPEC §6.4). Workers report each CLI's group
- * right after spawn, and the members they see in its tree as it runs; the host kills trees on
- * cancel, timeout, thread death, drain timeout and exit: SIGTERM, then SIGKILL after the grace
- * period. A tree reported for a task that is already being stopped is killed on arrival, so a
- * report racing a crash still ends it.
- */
 export type KillReason = 'cancelled' | 'timeout' | 'thread_lost' | 'shutdown' | 'drain_timeout';
-
-const POLL_MS = 25;
-
-type Tree = {
-  readonly leader: TreeMember;
-  readonly members: Map<string, TreeMember>;
-  /** The one stop of this tree (counted once), however many callers ask for it. */
-  stopping?: Promise<void>;
-};
 
 const key = (m: TreeMember) => `${m.pid}:${m.start}`;
 
-export class ProcessRegistry {
-  /** taskId → leader pid → tree. */
-  readonly #tasks = new Map<number, Map<number, Tree>>();
-  readonly #stopping = new Map<number, KillReason>();
+/** One CLI's tree, as the host knows it: the leader and every member seen so far. */
+export class ProcessTree {
+  readonly leader: TreeMember;
+  readonly #members = new Map<string, TreeMember>();
+  readonly #registry: TreeRegistry;
+  #stopping: Promise<void> | undefined;
+
+  constructor(leader: TreeMember, registry: TreeRegistry) {
+    this.leader = leader;
+    this.#members.set(key(leader), leader);
+    this.#registry = registry;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  /** Processes the worker saw in the tree, some possibly in sessions of their own. */
+  addMembers(members: readonly TreeMember[]): void {
+    for (const member of members) this.#members.set(key(member), member);
+  }
+
+  /** End the tree (once); resolves when none of its processes lives any more. */
+  stop(reason: KillReason, graceMs = this.#registry.graceMs): Promise<void> {
+    this.#stopping ??= this.#end(reason, graceMs).finally(() => this.#registry.release(this));
+    return this.#stopping;
+  }
+
+  /** Every member, and the leader's descendants if it still leads (a snapshot before it dies). */
+  members(): TreeMember[] {
+    for (const member of descendants(this.leader)) this.#members.set(key(member), member);
+    return [...this.#members.values()];
+  }
+
+  async #end(reason: KillReason, graceMs: number): Promise<void> {
+    const members = this.members();
+    // A leader nobody reaped (a zombie) means its thread died with it running: in a PID
+    // namespace the kernel ended the tree then, for this very reason.
+    const unreaped = readStat(String(this.leader.pid))?.start === this.leader.start;
+    const signalled = await killTree(members, { first: 'SIGTERM', graceMs });
+    if (signalled > 0 || unreaped) this.#registry.counted(reason);
+  }
+}
+
+export class TreeRegistry {
+  readonly #live = new Set<ProcessTree>();
   readonly #onKill: (reason: KillReason) => void;
-  readonly #graceMs: number;
+  readonly graceMs: number;
 
   constructor(onKill: (reason: KillReason) => void = () => {}, graceMs = KILL_GRACE_MS) {
     this.#onKill = onKill;
-    this.#graceMs = graceMs;
+    this.graceMs = graceMs;
   }
 
-  add(taskId: number, pgid: number, start: string): void {
-    let trees = this.#tasks.get(taskId);
-    if (trees === undefined) {
-      trees = new Map();
-      this.#tasks.set(taskId, trees);
-    }
-    // A report without a start time (it could not be read) takes the one /proc shows now.
-    const leader = { pid: pgid, pgid, start: start || (readStat(String(pgid))?.start ?? '') };
-    trees.set(pgid, { leader, members: new Map([[key(leader), leader]]) });
-    const reason = this.#stopping.get(taskId);
-    if (reason !== undefined) void this.#kill(trees.get(pgid) as Tree, reason, this.#graceMs);
+  /** Start tracking a CLI's tree from its leader (start '' = read it from /proc now). */
+  track(pid: number, start: string): ProcessTree {
+    const leader = { pid, pgid: pid, start: start || (readStat(String(pid))?.start ?? '') };
+    const tree = new ProcessTree(leader, this);
+    this.#live.add(tree);
+    return tree;
   }
 
-  /** Register a leader read from the task's shared pid slot, unless its report already came. */
-  adopt(taskId: number, pgid: number): void {
-    if (pgid <= 0 || this.#tasks.get(taskId)?.has(pgid)) return;
-    this.add(taskId, pgid, '');
+  /** The tree is gone (its worker reaped it, or it was stopped). */
+  release(tree: ProcessTree): void {
+    this.#live.delete(tree);
   }
 
-  addMembers(taskId: number, members: readonly TreeMember[]): void {
-    const trees = this.#tasks.get(taskId);
-    const tree = trees?.values().next().value;
-    if (tree === undefined) return;
-    for (const member of members) tree.members.set(key(member), member);
+  /** A tree stopped for this reason had processes to end (metrics count it). */
+  counted(reason: KillReason): void {
+    this.#onKill(reason);
   }
 
-  /** The worker reaped this tree itself after its leader exited. */
-  remove(taskId: number, pgid: number): void {
-    const trees = this.#tasks.get(taskId);
-    trees?.delete(pgid);
-    if (trees?.size === 0) this.#tasks.delete(taskId);
+  get size(): number {
+    return this.#live.size;
   }
 
-  /** Stop every tree of a task; resolves when none of their processes lives any more. */
-  async stop(taskId: number, reason: KillReason, graceMs = this.#graceMs): Promise<void> {
-    if (!this.#stopping.has(taskId)) this.#stopping.set(taskId, reason);
-    const trees = [...(this.#tasks.get(taskId)?.values() ?? [])];
-    await Promise.all(trees.map((tree) => this.#kill(tree, reason, graceMs)));
-    for (const tree of trees) this.remove(taskId, tree.leader.pid);
-  }
-
-  /** The task is over: forget it (late reports for it are still killed for a while). */
-  forget(taskId: number): void {
-    this.#tasks.delete(taskId);
-    setTimeout(() => this.#stopping.delete(taskId), 10_000).unref();
-  }
-
-  /** Mark a task so that a tree reported late (after a crash or a stop) is killed on arrival. */
-  poison(taskId: number, reason: KillReason): void {
-    if (!this.#stopping.has(taskId)) this.#stopping.set(taskId, reason);
-  }
-
-  async stopAll(reason: KillReason, graceMs = this.#graceMs): Promise<void> {
-    await Promise.all([...this.#tasks.keys()].map((taskId) => this.stop(taskId, reason, graceMs)));
+  async stopAll(reason: KillReason, graceMs = this.graceMs): Promise<void> {
+    await Promise.all([...this.#live].map((tree) => tree.stop(reason, graceMs)));
   }
 
   /** Last line of defence in `process.on('exit')`: synchronous SIGKILL of everything. */
   killAllNow(): void {
-    for (const trees of this.#tasks.values()) {
-      for (const tree of trees.values()) {
-        signalMembers([...tree.members.values(), ...descendants(tree.leader)], 'SIGKILL');
-      }
-    }
-  }
-
-  get liveGroups(): number {
-    let n = 0;
-    for (const trees of this.#tasks.values()) n += trees.size;
-    return n;
-  }
-
-  #kill(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
-    tree.stopping ??= this.#end(tree, reason, graceMs);
-    return tree.stopping;
-  }
-
-  async #end(tree: Tree, reason: KillReason, graceMs: number): Promise<void> {
-    // Snapshot the tree before the leader dies: orphans are no longer findable by parentage.
-    for (const member of descendants(tree.leader)) tree.members.set(key(member), member);
-    const members = [...tree.members.values()];
-    // A leader nobody reaped (a zombie) means its thread died with it running: in a PID
-    // namespace the kernel ended the tree then, for this very reason.
-    const unreaped = readStat(String(tree.leader.pid))?.start === tree.leader.start;
-    // Groups are signalled through their live members only (signalMembers): once a tree's
-    // processes are all gone its group number may already belong to someone else.
-    const alive = () => members.some(memberAlive);
-    const signalled = signalMembers(members, 'SIGTERM');
-    if (signalled > 0 || unreaped) this.#onKill(reason);
-    if (signalled === 0) return; // already gone
-    const deadline = performance.now() + graceMs;
-    while (alive() && performance.now() < deadline) await sleep(POLL_MS);
-    if (!alive()) return;
-    signalMembers(members, 'SIGKILL');
-    const hardDeadline = performance.now() + 1000;
-    while (alive() && performance.now() < hardDeadline) await sleep(POLL_MS);
+    for (const tree of this.#live) signalMembers(tree.members(), 'SIGKILL');
   }
 }
 
 /** The leader's descendants, if it is still the leader (its pid may since have been reused). */
 const descendants = (leader: TreeMember): TreeMember[] =>
   memberAlive(leader) ? snapshotDescendants(leader.pid) : [];
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

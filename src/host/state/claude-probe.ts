@@ -12,8 +12,6 @@ export type ClaudeInfo =
   | { readonly path: string; readonly version: string | null; readonly reason: string | null }
   | { readonly path: null; readonly version: null; readonly reason: string };
 
-export const DEFAULT_CLAUDE_BIN = 'claude';
-
 /** The absolute path the OS would run for `bin` with this PATH, or why there is none. */
 export async function resolveExecutable(
   bin: string,

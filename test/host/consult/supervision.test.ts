@@ -4,9 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../../src/host/clock.ts';
 import { Admission } from '../../../src/host/consult/admission.ts';
 import { CircuitBreaker } from '../../../src/host/consult/breaker.ts';
-import { type ConsultOutcome, ConsultRunner } from '../../../src/host/consult/consult-service.ts';
+import { ConsultService } from '../../../src/host/consult/consult-service.ts';
+import type { ConsultOutcome } from '../../../src/host/consult/outcome-faults.ts';
 import { Supervisor } from '../../../src/host/consult/supervisor.ts';
-import { ProcessRegistry } from '../../../src/host/pool/tree-registry.ts';
+import { TaskEvents } from '../../../src/host/pool/task-events.ts';
+import { TreeRegistry } from '../../../src/host/pool/tree-registry.ts';
 import { loadPiscina, WorkerPool } from '../../../src/host/pool/worker-pool.ts';
 import type { ReplayContract } from '../../../src/shared/replay.ts';
 import { isAlive, waitFor } from '../../support/proc.ts';
@@ -15,7 +17,7 @@ import { isAlive, waitFor } from '../../support/proc.ts';
  * Thread deaths of every kind, injected by a fixture worker that starts a real process group
  * (a shell ignoring SIGTERM, with a sleeping child) and then dies as its prompt says.
  */
-const WORKER = fileURLToPath(new URL('../fixtures/workers/dying-worker.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL('../../fixtures/workers/dying-worker.ts', import.meta.url));
 
 async function harness(
   t: TestContext,
@@ -33,9 +35,9 @@ async function harness(
     }),
   );
   const kills: string[] = [];
-  const registry = new ProcessRegistry((reason) => kills.push(reason), 300);
+  const registry = new TreeRegistry((reason) => kills.push(reason), 300);
   const leaders: number[] = [];
-  let runner: ConsultRunner | undefined;
+  const events = new TaskEvents(() => assert.fail('an event for a task nobody runs'));
   const pool = new WorkerPool({
     workerFile: WORKER,
     boot: {
@@ -51,32 +53,29 @@ async function harness(
     maxHeapMb: 32,
     onEvent: (event) => {
       if (event.type === 'spawned') leaders.push(event.pgid);
-      runner?.onWorkerEvent(event);
+      events.deliver(event);
     },
     onThreadLost: () => supervisor.threadLost(),
   });
-  let retries = 0;
-  runner = new ConsultRunner({
+  const consults = new ConsultService({
     pool: async () => pool,
+    events,
     registry,
     supervisor,
     admission: new Admission(options.capacity ?? 2, 8),
     clock: systemClock,
     contract,
     takeCrashHook: () => false,
-    onRetry: () => {
-      retries += 1;
-    },
   });
   t.after(() => pool.destroy());
   const consult = (how: string): Promise<ConsultOutcome> =>
-    (runner as ConsultRunner).run({
+    consults.run({
       request: { prompt: how, cwd: '/' },
       timeoutMs: 60_000,
       signal: new AbortController().signal,
       progress: undefined,
     });
-  return { supervisor, registry, pool, consult, leaders, kills, retries: () => retries };
+  return { supervisor, registry, pool, consult, leaders, kills };
 }
 
 const code = (o: ConsultOutcome) => (o.kind === 'fault' ? o.fault.fault.code : o.kind);
@@ -92,7 +91,7 @@ describe('thread deaths during a consult', () => {
       assert.equal(h.supervisor.generation, 2);
       assert.equal(h.supervisor.restartCount, 1);
       for (const pid of h.leaders) assert.equal(isAlive(pid), false, `leader ${pid}`);
-      assert.equal(h.registry.liveGroups, 0);
+      assert.equal(h.registry.size, 0);
       // The pool still serves.
       assert.equal(code(await h.consult('ok')), 'ok');
     });
@@ -103,7 +102,6 @@ describe('thread deaths during a consult', () => {
       assert.equal(code(outcome), 'outcome_unknown');
       assert.equal(outcome.kind === 'fault' && outcome.fault.retried, true);
       assert.equal(outcome.attempts, 2);
-      assert.equal(h.retries(), 1);
       assert.equal(h.supervisor.generation, 3, 'exactly two losses');
       assert.equal(h.leaders.length, 2);
       for (const pid of h.leaders) assert.equal(isAlive(pid), false);
