@@ -1,3 +1,11 @@
+/**
+ * `phone-opus doctor [--probe]` (SPEC §2): is everything a consult needs in place? Prints one
+ * `ok`/`info`/`warn` line per fact on stdout and one `FAIL … Fix: …` line per problem on stderr.
+ * `--probe` runs a one-turn consult through the server's own consult path (a one-thread pool:
+ * same argv, environment, containment, output capture and classification) to prove that
+ * Claude Code is logged in.
+ * Exit 0 only if nothing failed.
+ */
 import { constants, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -17,14 +25,6 @@ import { type Config, ENV, readConfig } from '../shared/config.ts';
 import { type Containment, detectContainment } from '../shared/containment.ts';
 import { workerFile } from './paths.ts';
 
-/**
- * `phone-opus doctor [--probe]` (SPEC §2): is everything a consult needs in place? Prints one
- * `ok`/`info`/`warn` line per fact on stdout and one `FAIL … Fix: …` line per problem on stderr.
- * `--probe` runs a one-turn consult through the server's own consult path (a one-thread pool:
- * same argv, environment, containment, output capture and classification) to prove that
- * Claude Code is logged in.
- * Exit 0 only if nothing failed.
- */
 export type DoctorIo = {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;

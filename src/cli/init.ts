@@ -1,31 +1,23 @@
-import {
-  mkdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
-import { resolveExecutable } from '../host/state/claude-probe.ts';
-import { DEFAULT_CLAUDE_BIN } from '../shared/claude-cli.ts';
-import { ENV, readConfig } from '../shared/config.ts';
-import { binScript } from './paths.ts';
-
 /**
  * `phone-opus init --client <name> [--write]` (SPEC §2): the exact snippet that adds this
  * server to an MCP client. The snippet alone goes to stdout (so it can be piped); where it
  * goes and client-specific advice go to stderr. `--write` merges it into the client's config
  * file without touching other servers, and refuses rather than overwrite a different entry.
  */
+import { realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { resolveExecutable } from '../host/state/claude-probe.ts';
+import { DEFAULT_CLAUDE_BIN } from '../shared/claude-cli.ts';
+import { ENV, readConfig } from '../shared/config.ts';
+import { SERVER_KEY, type ServerEntry, writeJson, writeToml } from './client-config.ts';
+import { binScript } from './paths.ts';
+
 export const CLIENTS = ['claude-code', 'codex', 'cursor', 'claude-desktop'] as const;
 export type ClientName = (typeof CLIENTS)[number];
 export const isClient = (value: string): value is ClientName =>
   (CLIENTS as readonly string[]).includes(value);
 
-export const SERVER_KEY = 'phone_opus';
 /** Codex waits this long for the server's `initialize` answer. */
 const STARTUP_TIMEOUT_S = 20;
 /** The client's tool timeout exceeds the consult timeout, so that phone-opus answers first. */
@@ -115,8 +107,6 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-type ServerEntry = Record<string, unknown>;
-
 function jsonConfig(
   client: ClientName,
   launch: Launch,
@@ -205,106 +195,3 @@ function notes(client: ClientName, launch: Launch, toolTimeoutS: number, io: Ini
 
 const shellQuote = (word: string) =>
   /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-
-type WriteResult =
-  | { readonly kind: 'written' }
-  | { readonly kind: 'unchanged' }
-  | { readonly kind: 'refused'; readonly reason: string };
-
-function readIfPresent(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-/** Merge `mcpServers.phone_opus` into a JSON config, keeping everything else as it was. */
-function writeJson(path: string, entry: ServerEntry | undefined): WriteResult {
-  const text = readIfPresent(path);
-  let root: Record<string, unknown> = {};
-  if (text !== undefined && text.trim() !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      return {
-        kind: 'refused',
-        reason: `${path} is not valid JSON (${(error as Error).message}); fix it, or add the snippet by hand`,
-      };
-    }
-    if (!isObject(parsed))
-      return {
-        kind: 'refused',
-        reason: `${path} does not hold a JSON object; add the snippet by hand`,
-      };
-    root = parsed;
-  }
-  const servers = root['mcpServers'] ?? {};
-  if (!isObject(servers))
-    return {
-      kind: 'refused',
-      reason: `${path}: "mcpServers" is not an object; add the snippet by hand`,
-    };
-  if (SERVER_KEY in servers) {
-    if (isDeepStrictEqual(servers[SERVER_KEY], entry)) return { kind: 'unchanged' };
-    return {
-      kind: 'refused',
-      reason: `${path} already has a different "${SERVER_KEY}" server; edit or remove it, then run this again`,
-    };
-  }
-  root['mcpServers'] = { ...servers, [SERVER_KEY]: entry };
-  replaceFile(path, `${JSON.stringify(root, null, 2)}\n`);
-  return { kind: 'written' };
-}
-
-/** Append the table to a TOML config; refuse if the server is already defined there. */
-function writeToml(path: string, table: string): WriteResult {
-  const text = readIfPresent(path) ?? '';
-  if (definesTomlServer(text, SERVER_KEY)) {
-    return {
-      kind: 'refused',
-      reason: `${path} already defines mcp_servers.${SERVER_KEY}; edit or remove it, then run this again`,
-    };
-  }
-  const separator =
-    text === '' ? '' : text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
-  replaceFile(path, `${text}${separator}${table}`);
-  return { kind: 'written' };
-}
-
-/** `[mcp_servers.NAME]` (or `."NAME"`), `[mcp_servers.NAME.env]`, or `NAME = …` under `[mcp_servers]`. */
-export function definesTomlServer(text: string, name: string): boolean {
-  const key = `(?:${name}|"${name}"|'${name}')`;
-  let table = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const header = /^\[\s*([^\]]+?)\s*\]/.exec(line);
-    if (header !== null && !line.startsWith('[[')) {
-      table = header[1] ?? '';
-      if (new RegExp(`^mcp_servers\\s*\\.\\s*${key}(\\s*\\.|$)`).test(table)) return true;
-      continue;
-    }
-    if (table === 'mcp_servers' && new RegExp(`^${key}\\s*[.=]`).test(line)) return true;
-    if (table === '' && new RegExp(`^mcp_servers\\s*\\.\\s*${key}\\s*[.=]`).test(line)) return true;
-  }
-  return false;
-}
-
-/** Atomic replace that keeps the file's permissions (configs may hold secrets). */
-function replaceFile(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  let mode = 0o600;
-  try {
-    mode = statSync(path).mode & 0o777;
-  } catch {
-    // new file
-  }
-  const temp = `${path}.phone-opus-${process.pid}.tmp`;
-  writeFileSync(temp, content, { mode });
-  renameSync(temp, path);
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);

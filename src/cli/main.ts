@@ -1,3 +1,8 @@
+/**
+ * The `phone-opus` command: `serve` (default) runs the stdio MCP server; `doctor` and `init`
+ * help set it up.
+ * Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
+ */
 import { fileURLToPath } from 'node:url';
 import pkg from '../../package.json' with { type: 'json' };
 import { stderrLogger } from '../host/log.ts';
@@ -7,11 +12,6 @@ import { runDoctor } from './doctor.ts';
 import { CLIENTS, isClient, runInit } from './init.ts';
 import { workerFile } from './paths.ts';
 
-/**
- * The `phone-opus` command: `serve` (default) runs the stdio MCP server; `doctor` and `init`
- * help set it up.
- * Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
- */
 const USAGE = `phone-opus ${pkg.version} — consult Claude Code as a read-only second opinion over MCP
 
 Usage:

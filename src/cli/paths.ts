@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
 /**
  * This package's root directory, found by walking up from the running file: the same answer
  * from `src/cli/*.ts` (tsx), `dist/cli.js` and `dist/chunks/*.js`.
  */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
   let dir = dirname(from);
   for (;;) {

@@ -1,12 +1,12 @@
+/**
+ * The tool table: one entry per tool with its schema, dispatch target and replay contract.
+ * Input schemas are valibot; the published JSON Schemas are generated from them once.
+ */
 import { toJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import type { Config } from './config.ts';
 import type { ReplayContract } from './replay.ts';
 
-/**
- * The tool table: one entry per tool with its schema, dispatch target and replay contract.
- * Input schemas are valibot; the published JSON Schemas are generated from them once.
- */
 export type ToolName = 'consult' | 'health_snapshot' | 'telemetry_snapshot';
 export type Dispatch = 'host' | 'worker';
 

@@ -1,9 +1,8 @@
-import type { ConsultRequest } from './wire.ts';
-
 /**
  * How phone-opus drives the Claude Code CLI: the exact argv (SPEC §5.1) and the environment.
  * Pure functions; spawning lives in process-tree.ts.
  */
+import type { ConsultRequest } from './wire.ts';
 
 /** Found on PATH unless PHONE_OPUS_CLAUDE_BIN names it. */
 export const DEFAULT_CLAUDE_BIN = 'claude';

@@ -1,10 +1,10 @@
+/** Server configuration, read once from `PHONE_OPUS_*` variables (SPEC §2). */
 import { realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { err, type Outcome, ok } from './outcome.ts';
 import { REPLAY_CONTRACTS, type ReplayContract } from './replay.ts';
 
-/** Server configuration, read once from `PHONE_OPUS_*` variables (SPEC §2). */
 export type Config = {
   /** Explicit CLI path; when absent, `claude` is looked up on PATH. */
   readonly claudeBin: string | undefined;

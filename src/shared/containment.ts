@@ -1,6 +1,3 @@
-import { isExecutable } from './executable.ts';
-import { runCapture } from './process-tree.ts';
-
 /**
  * How a CLI's processes are held together (SPEC §6.4), strongest first:
  *
@@ -14,6 +11,9 @@ import { runCapture } from './process-tree.ts';
  *
  * Chosen once per thread by trying the namespace, and cached.
  */
+import { isExecutable } from './executable.ts';
+import { runCapture } from './process-tree.ts';
+
 export type ContainmentMode = 'pid_namespace' | 'process_group';
 
 export type Containment = {

@@ -1,8 +1,7 @@
+/** Finding the program to run, as execvp would, before anything is spawned. */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import type { SpawnFailure } from './process-tree.ts';
-
-/** Finding the program to run, as execvp would, before anything is spawned. */
 
 export function isExecutable(path: string): boolean {
   try {

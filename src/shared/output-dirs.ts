@@ -1,6 +1,3 @@
-import { readlinkSync } from 'node:fs';
-import { readStat } from './proc-scan.ts';
-
 /**
  * The CLI's output goes to a private directory under TMPDIR, named after the server that owns
  * it: `phone-opus-<pid namespace>-<pid>-<start time>-XXXXXX`. A server killed outright cannot
@@ -8,6 +5,9 @@ import { readStat } from './proc-scan.ts';
  * abandoned because their owner is gone, and never mistakes a live server's for one: the pid
  * namespace tells whose pids they are, and the start time tells a reused pid from the owner.
  */
+import { readlinkSync } from 'node:fs';
+import { readStat } from './proc-scan.ts';
+
 export type Owner = { readonly ns: string; readonly pid: number; readonly start: string };
 
 const NAME = /^phone-opus-(\d+)-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-
 /**
  * What the kernel says about processes, read from /proc, and signals to them. A process tree
  * is tracked by pid and start time, so a reused pid is never mistaken for the original.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 
 type Stat = { state: string; ppid: number; pgrp: number; start: string };
 
@@ -87,11 +86,6 @@ function ownGroup(): number {
 /** Is this process running (not gone, not a zombie)? */
 export function processRunning(pid: number): boolean {
   return live(readStat(String(pid)));
-}
-
-/** This process's start time (stat field 22); with the pid it names this server uniquely. */
-export function ownStartTime(): string {
-  return readStat('self')?.start ?? '0';
 }
 
 /** Is this exact process (same pid and start time) still alive? */

@@ -1,3 +1,10 @@
+/**
+ * The one owner of child processes. Every CLI runs as the leader of its own process group
+ * (`detached: true`, so pgid = pid), which lets a single signal reach the whole tree, and,
+ * where the platform allows, inside a PID namespace of its own (containment.ts), which also
+ * holds the processes that leave the group: thread death, cancel and timeout must never leave
+ * a grandchild behind.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -6,14 +13,6 @@ import type { Readable, Writable } from 'node:stream';
 import type { Containment } from './containment.ts';
 import { findExecutable } from './executable.ts';
 import { readStat, signalGroup, signalMembers, type TreeMember } from './proc-scan.ts';
-
-/**
- * The one owner of child processes. Every CLI runs as the leader of its own process group
- * (`detached: true`, so pgid = pid), which lets a single signal reach the whole tree, and,
- * where the platform allows, inside a PID namespace of its own (containment.ts), which also
- * holds the processes that leave the group: thread death, cancel and timeout must never leave
- * a grandchild behind.
- */
 
 /**
  * CLI start-up is CPU-heavy; a lower priority keeps the host thread responsive. It is set on

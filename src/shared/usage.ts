@@ -1,11 +1,14 @@
 /**
- * Token counts of a CLI `usage` object: every numeric `*_tokens` field, keyed by the kind
- * (`input`, `output`, `cache_creation_input`, `cache_read_input`). Nested objects are skipped.
+ * Token counts of a CLI `usage` object — the one walker every reader uses (telemetry, the call
+ * log, metrics, the consult's full detail): every finite numeric `*_tokens` field, keyed by
+ * its kind (`input`, `output`, `cache_creation_input`, `cache_read_input`). Nested objects
+ * are skipped.
  */
+import { parseAs, UsageSchema } from './cli-output.ts';
+
 export function tokenCounts(usage: unknown): Record<string, number> {
   const counts: Record<string, number> = {};
-  if (typeof usage !== 'object' || usage === null) return counts;
-  for (const [key, value] of Object.entries(usage as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(parseAs(UsageSchema, usage) ?? {})) {
     if (typeof value === 'number' && Number.isFinite(value) && key.endsWith('_tokens')) {
       counts[key.slice(0, -'_tokens'.length)] = value;
     }

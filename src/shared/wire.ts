@@ -1,11 +1,10 @@
-import type { Containment } from './containment.ts';
-import type { FaultRecord } from './fault.ts';
-import type { TreeMember } from './proc-scan.ts';
-
 /**
  * The only contract between the host thread and pool threads. Everything here crosses
  * `postMessage`, so it is plain data: no classes, no Error objects.
  */
+import type { Containment } from './containment.ts';
+import type { FaultRecord } from './fault.ts';
+import type { TreeMember } from './proc-scan.ts';
 
 /** Set once per pool through piscina's `workerData`. */
 export type WorkerBoot = {

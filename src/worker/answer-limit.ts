@@ -1,3 +1,9 @@
+/**
+ * Answers above PHONE_OPUS_MAX_ANSWER_BYTES are not returned inline (SPEC §5.1): holding and
+ * sending them could take the server down. The whole answer is saved to a user-only file in
+ * the state dir instead, and the consult fails with `answer_too_large` naming the limit and
+ * the file. Nothing is lost.
+ */
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,12 +11,6 @@ import { createFault, type FaultRecord, type Site } from '../shared/fault.ts';
 import type { ConsultSuccess } from '../shared/wire.ts';
 import type { AnswerSink } from './line-skeleton.ts';
 
-/**
- * Answers above PHONE_OPUS_MAX_ANSWER_BYTES are not returned inline (SPEC §5.1): holding and
- * sending them could take the server down. The whole answer is saved to a user-only file in
- * the state dir instead, and the consult fails with `answer_too_large` naming the limit and
- * the file. Nothing is lost.
- */
 export type AnswerSpool = {
   /** For the stream reader: where the answer of an over-long result line goes. */
   readonly openSink: () => AnswerSink;

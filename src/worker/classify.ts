@@ -1,4 +1,14 @@
+/**
+ * Turn a finished CLI run into a result or a fault (SPEC §5.1): success only if the process
+ * exited 0, the envelope is a `result`, `is_error` is false and `subtype` is `success`.
+ */
 import { constants } from 'node:os';
+import {
+  ModelUsageEntrySchema,
+  ModelUsageSchema,
+  parseAs,
+  type ResultEnvelope,
+} from '../shared/cli-output.ts';
 import {
   createFault,
   type DownstreamReason,
@@ -8,12 +18,7 @@ import {
 import { roundUsd } from '../shared/money.ts';
 import type { ExitReport } from '../shared/process-tree.ts';
 import type { ConsultSuccess } from '../shared/wire.ts';
-import type { ResultEnvelope, StreamSummary } from './stream-json.ts';
-
-/**
- * Turn a finished CLI run into a result or a fault (SPEC §5.1): success only if the process
- * exited 0, the envelope is a `result`, `is_error` is false and `subtype` is `success`.
- */
+import type { StreamSummary } from './stream-json.ts';
 
 const QUOTE_LIMIT = 2048;
 
@@ -64,20 +69,20 @@ export function classifyRun(
       }),
     };
   }
-  const isError = envelope['is_error'] !== false;
-  const subtype = str(envelope['subtype']);
+  const isError = envelope.is_error !== false;
+  const subtype = envelope.subtype;
   if (exit.exitCode === 0 && !isError && subtype === 'success') {
     return { ok: true, value: success(envelope, stream, facts) };
   }
   const reason = downstreamReason(envelope, stderr);
-  const sessionId = str(envelope['session_id']) ?? stream.sessionId;
+  const sessionId = envelope.session_id ?? stream.sessionId;
   return {
     ok: false,
     fault: createFault('downstream_failure', at, failureDetail(reason, envelope, exit, stderr), {
       reason,
       hint: {
         ...(sessionId === null ? {} : { session_id: sessionId }),
-        num_turns: num(envelope['num_turns']) ?? stream.turns,
+        num_turns: envelope.num_turns ?? stream.turns,
         message: HINTS[reason],
       },
     }),
@@ -98,11 +103,11 @@ const HINTS: Record<DownstreamReason, string> = {
 };
 
 function downstreamReason(envelope: ResultEnvelope, stderr: string): DownstreamReason {
-  const subtype = str(envelope['subtype']) ?? '';
+  const subtype = envelope.subtype ?? '';
   if (subtype === 'error_max_turns') return 'max_turns';
   if (subtype.includes('budget')) return 'budget';
-  const status = num(envelope['api_error_status']);
-  const text = `${str(envelope['result']) ?? ''} ${stderr}`;
+  const status = envelope.api_error_status;
+  const text = `${envelope.result ?? ''} ${stderr}`;
   if (
     status === 401 ||
     status === 403 ||
@@ -122,17 +127,17 @@ function failureDetail(
   exit: ExitReport,
   stderr: string,
 ): string {
-  const turns = num(envelope['num_turns']);
-  const result = str(envelope['result'])?.trim();
-  const errors = Array.isArray(envelope['errors'])
-    ? (envelope['errors'] as unknown[]).filter((e): e is string => typeof e === 'string').join('; ')
-    : '';
+  const turns = envelope.num_turns;
+  const result = envelope.result?.trim();
+  const errors = (envelope.errors ?? [])
+    .filter((e): e is string => typeof e === 'string')
+    .join('; ');
   const said =
     result !== undefined && result !== '' ? result : errors !== '' ? errors : stderr.trim();
   const prefix: Record<DownstreamReason, string> = {
     auth: 'Claude Code could not authenticate',
     rate_limit: 'the Anthropic API is rate-limited or overloaded',
-    api_error: `the Anthropic API failed${num(envelope['api_error_status']) === undefined ? '' : ` (HTTP ${num(envelope['api_error_status'])})`}`,
+    api_error: `the Anthropic API failed${envelope.api_error_status === undefined ? '' : ` (HTTP ${envelope.api_error_status})`}`,
     max_turns: `Claude Code stopped at the turn limit${turns === undefined ? '' : ` after ${turns} turns`}`,
     budget: 'Claude Code stopped at the budget limit',
     cli_error: `Claude Code failed (${describeExit(exit)})`,
@@ -160,36 +165,31 @@ function describeExit(exit: ExitReport): string {
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 function success(envelope: ResultEnvelope, stream: StreamSummary, facts: RunFacts): ConsultSuccess {
-  const modelUsage = envelope['modelUsage'];
+  const modelUsage = envelope.modelUsage;
   return {
-    response: str(envelope['result']) ?? '',
+    response: envelope.result ?? '',
     cwd: facts.cwd,
-    session_id: str(envelope['session_id']) ?? stream.sessionId,
+    session_id: envelope.session_id ?? stream.sessionId,
     model: answeringModel(modelUsage) ?? stream.model,
-    num_turns: num(envelope['num_turns']) ?? stream.turns,
-    duration_ms: num(envelope['duration_ms']) ?? 0,
-    duration_api_ms: num(envelope['duration_api_ms']) ?? null,
-    stop_reason: str(envelope['stop_reason']),
-    total_cost_usd: usd(num(envelope['total_cost_usd'])),
-    usage: envelope['usage'] ?? null,
-    model_usage: withRoundedCosts(modelUsage) ?? null,
-    permission_denials: Array.isArray(envelope['permission_denials'])
-      ? (envelope['permission_denials'] as unknown[])
-      : [],
+    num_turns: envelope.num_turns ?? stream.turns,
+    duration_ms: envelope.duration_ms ?? 0,
+    duration_api_ms: envelope.duration_api_ms ?? null,
+    stop_reason: envelope.stop_reason ?? null,
+    total_cost_usd:
+      envelope.total_cost_usd === undefined ? null : roundUsd(envelope.total_cost_usd),
+    usage: envelope.usage ?? null,
+    model_usage: modelUsage === undefined ? null : withRoundedCosts(modelUsage),
+    permission_denials: envelope.permission_denials ?? [],
     build: facts.build,
   };
 }
 
 /** The model that did the work: the one with the most output tokens (not the first key). */
 export function answeringModel(modelUsage: unknown): string | null {
-  if (typeof modelUsage !== 'object' || modelUsage === null) return null;
   let best: string | null = null;
   let bestTokens = -1;
-  for (const [name, usage] of Object.entries(modelUsage as Record<string, unknown>)) {
-    const tokens =
-      typeof usage === 'object' && usage !== null
-        ? (num((usage as Record<string, unknown>)['outputTokens']) ?? 0)
-        : 0;
+  for (const [name, usage] of Object.entries(parseAs(ModelUsageSchema, modelUsage) ?? {})) {
+    const tokens = usage.outputTokens ?? 0;
     if (tokens > bestTokens) {
       best = name.replace(/\[[^\]]*\]$/, ''); // `claude-opus-4-8[1m]` names the context window too
       bestTokens = tokens;
@@ -198,17 +198,15 @@ export function answeringModel(modelUsage: unknown): string | null {
   return best;
 }
 
-const usd = (value: number | undefined): number | null =>
-  value === undefined ? null : roundUsd(value);
-
 /** The CLI's per-model usage, its `costUSD` figures rounded like every other cost. */
-function withRoundedCosts(modelUsage: unknown): unknown {
-  if (typeof modelUsage !== 'object' || modelUsage === null) return modelUsage;
+function withRoundedCosts(modelUsage: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(modelUsage as Record<string, unknown>).map(([model, usage]) => {
-      if (typeof usage !== 'object' || usage === null) return [model, usage];
-      const cost = num((usage as Record<string, unknown>)['costUSD']);
-      return [model, cost === undefined ? usage : { ...usage, costUSD: roundUsd(cost) }];
+    Object.entries(modelUsage).map(([model, usage]) => {
+      const cost = parseAs(ModelUsageEntrySchema, usage)?.costUSD;
+      return [
+        model,
+        cost === undefined ? usage : { ...(usage as object), costUSD: roundUsd(cost) },
+      ];
     }),
   );
 }
@@ -219,7 +217,3 @@ function quote(text: string): string {
     ? `${trimmed.slice(0, QUOTE_LIMIT)}… [truncated ${trimmed.length - QUOTE_LIMIT} chars]`
     : trimmed;
 }
-
-const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-const num = (value: unknown): number | undefined =>
-  typeof value === 'number' && Number.isFinite(value) ? value : undefined;

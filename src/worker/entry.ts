@@ -1,3 +1,7 @@
+/**
+ * Pool thread entry (piscina's default export). It never throws for expected failures:
+ * results and faults come back as data, so a rejected task always means the thread died.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   type ConsultReply,
@@ -9,10 +13,6 @@ import {
 } from '../shared/wire.ts';
 import { runConsult } from './consult.ts';
 
-/**
- * Pool thread entry (piscina's default export). It never throws for expected failures:
- * results and faults come back as data, so a rejected task always means the thread died.
- */
 const boot = workerData as WorkerBoot;
 
 // A thread's stdout is the host's stdout, which carries only MCP frames: anything printed here

@@ -1,10 +1,3 @@
-import { closeSync, openSync } from 'node:fs';
-import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
-import { outputDirPrefix } from '../shared/output-dirs.ts';
-
 /**
  * The CLI's stdout goes to a private regular file, not a pipe: the CLI exits without waiting
  * for a pipe to drain, so a large answer written through a pipe can be cut off (exit 0, output
@@ -12,6 +5,13 @@ import { outputDirPrefix } from '../shared/output-dirs.ts';
  * live progress, and once more after exit. The directory is named after this server, so that
  * one left behind by a killed server is removed by the next (host/abandoned-output.ts).
  */
+import { closeSync, openSync } from 'node:fs';
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { outputDirPrefix } from '../shared/output-dirs.ts';
+
 export type OutputFile = {
   /** Give this to the child as its stdout. */
   readonly fd: number;

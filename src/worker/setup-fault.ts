@@ -1,14 +1,13 @@
-import { tmpdir } from 'node:os';
-import { createFault, type FaultRecord, type Site } from '../shared/fault.ts';
-import { isTransientError, type SpawnFailure } from '../shared/process-tree.ts';
-import type { PinFailure } from './working-dir.ts';
-
 /**
  * Faults for everything that can go wrong before and around the CLI's start (SPEC §6.5): each
  * is a `process_failure` returned as data, never a rejected task, so it is not mistaken for a
  * lost thread (no generation bump, no "may have run", no breaker count). Each names what
  * failed; only exhaustion (descriptors, memory) is worth retrying as is.
  */
+import { tmpdir } from 'node:os';
+import { createFault, type FaultRecord, type Site } from '../shared/fault.ts';
+import { isTransientError, type SpawnFailure } from '../shared/process-tree.ts';
+import type { PinFailure } from './working-dir.ts';
 
 const INSTALL_HINT =
   'Install Claude Code (npm install -g @anthropic-ai/claude-code) or set PHONE_OPUS_CLAUDE_BIN to its path.';

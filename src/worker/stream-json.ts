@@ -1,12 +1,18 @@
-import type { ProgressEvent } from '../shared/wire.ts';
-import { type AnswerSink, LineSkeleton } from './line-skeleton.ts';
-
 /**
  * Incremental reader of `--output-format stream-json` (NDJSON): surfaces the session id,
  * turns and tool uses as they happen, and keeps the final `result` envelope.
  */
-
-export type ResultEnvelope = { readonly type: 'result'; readonly [key: string]: unknown };
+import {
+  parseAs,
+  type ResultEnvelope,
+  ResultEnvelopeSchema,
+  type StreamEvent,
+  StreamEventSchema,
+  type ToolUse,
+  ToolUseSchema,
+} from '../shared/cli-output.ts';
+import type { ProgressEvent } from '../shared/wire.ts';
+import { type AnswerSink, LineSkeleton } from './line-skeleton.ts';
 
 export type StreamSummary = {
   readonly result: ResultEnvelope | undefined;
@@ -119,69 +125,60 @@ export class StreamJsonReader {
   #line(raw: string): void {
     const line = raw.trim();
     if (line === '') return;
-    let event: unknown;
+    let json: unknown;
     try {
-      event = JSON.parse(line);
+      json = JSON.parse(line);
     } catch {
-      event = undefined;
+      json = undefined;
     }
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    const event = parseAs(StreamEventSchema, json);
+    if (event === undefined || Array.isArray(json)) {
       if (this.#junk.length < MAX_JUNK_CHARS) this.#junk += `${line}\n`;
       return;
     }
-    const record = event as Record<string, unknown>;
     this.#events += 1;
-    this.#lastEventType = typeof record['type'] === 'string' ? record['type'] : null;
-    this.#noteSession(record);
-    switch (record['type']) {
+    this.#lastEventType = event.type ?? null;
+    this.#noteSession(event);
+    switch (event.type) {
       case 'system':
-        if (record['subtype'] === 'init' && typeof record['model'] === 'string') {
-          this.#model = record['model'];
+        if (event.subtype === 'init' && event.model !== undefined) {
+          this.#model = event.model;
           if (this.#sessionId !== null) {
             this.#onProgress({ kind: 'session', session_id: this.#sessionId, model: this.#model });
           }
         }
         break;
       case 'assistant':
-        this.#assistant(record['message']);
+        if (event.message !== undefined) this.#assistant(event.message);
         break;
       case 'result':
-        this.#result = record as ResultEnvelope;
+        this.#result = parseAs(ResultEnvelopeSchema, json) ?? this.#result;
         break;
     }
   }
 
-  #noteSession(record: Record<string, unknown>): void {
-    const id = record['session_id'];
-    if (typeof id === 'string' && id !== '' && this.#sessionId !== id) {
+  #noteSession(event: StreamEvent): void {
+    const id = event.session_id;
+    if (id !== undefined && id !== '' && this.#sessionId !== id) {
       const first = this.#sessionId === null;
       this.#sessionId = id;
-      if (!first || record['type'] !== 'system') {
+      if (!first || event.type !== 'system') {
         this.#onProgress({ kind: 'session', session_id: id, model: this.#model });
       }
     }
   }
 
-  #assistant(message: unknown): void {
-    if (typeof message !== 'object' || message === null) return;
-    const m = message as Record<string, unknown>;
-    const id = typeof m['id'] === 'string' ? m['id'] : `anonymous-${this.#turns + 1}`;
+  #assistant(message: NonNullable<StreamEvent['message']>): void {
+    const id = message.id ?? `anonymous-${this.#turns + 1}`;
     // The CLI may emit one event per content block of the same API message: count messages.
     if (!this.#messageIds.has(id)) {
       this.#messageIds.add(id);
       this.#turns += 1;
     }
     const tools: string[] = [];
-    if (Array.isArray(m['content'])) {
-      for (const block of m['content'] as unknown[]) {
-        if (
-          typeof block === 'object' &&
-          block !== null &&
-          (block as Record<string, unknown>)['type'] === 'tool_use'
-        ) {
-          tools.push(describeToolUse(block as Record<string, unknown>));
-        }
-      }
+    for (const block of message.content ?? []) {
+      const use = parseAs(ToolUseSchema, block);
+      if (use !== undefined) tools.push(describeToolUse(use));
     }
     this.#onProgress({ kind: 'turn', turn: this.#turns, tools });
   }
@@ -190,11 +187,9 @@ export class StreamJsonReader {
 const MAX_TOOL_SUMMARY = 80;
 
 /** `Read src/app.ts`, `Grep TODO`, `Bash git log -5`: short enough for a progress line. */
-export function describeToolUse(block: Record<string, unknown>): string {
-  const name = typeof block['name'] === 'string' ? block['name'] : 'tool';
-  const input = (
-    typeof block['input'] === 'object' && block['input'] !== null ? block['input'] : {}
-  ) as Record<string, unknown>;
+export function describeToolUse(block: ToolUse): string {
+  const name = block.name ?? 'tool';
+  const input = block.input ?? {};
   const subject = ['file_path', 'path', 'pattern', 'command', 'url', 'query', 'description']
     .map((key) => input[key])
     .find((value): value is string => typeof value === 'string' && value !== '');

@@ -1,3 +1,11 @@
+/**
+ * The directory a consult runs in, pinned at spawn time (SPEC §6.4). The path checked at
+ * admission may have been swapped (for a symlink, a file, another directory) while the
+ * consult waited in the queue. So the directory is opened once, its real path is read back
+ * from the open descriptor and fenced, and the CLI is started in that very descriptor
+ * (`/proc/<pid>/fd/N` as cwd makes the kernel enter the directory it refers to): nothing
+ * resolves the path again between the check and the CLI's start.
+ */
 import {
   closeSync,
   constants,
@@ -10,14 +18,6 @@ import {
 } from 'node:fs';
 import { isWithin } from '../shared/within.ts';
 
-/**
- * The directory a consult runs in, pinned at spawn time (SPEC §6.4). The path checked at
- * admission may have been swapped (for a symlink, a file, another directory) while the
- * consult waited in the queue. So the directory is opened once, its real path is read back
- * from the open descriptor and fenced, and the CLI is started in that very descriptor
- * (`/proc/<pid>/fd/N` as cwd makes the kernel enter the directory it refers to): nothing
- * resolves the path again between the check and the CLI's start.
- */
 export type PinnedDirectory = {
   /** What to give spawn as cwd. */
   readonly spawnCwd: string;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { configFile, definesTomlServer } from '../../src/cli/init.ts';
+import { definesTomlServer } from '../../src/cli/client-config.ts';
+import { configFile } from '../../src/cli/init.ts';
 
 describe('definesTomlServer', () => {
   const cases: [string, boolean][] = [

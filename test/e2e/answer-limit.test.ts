@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
+import { fake } from '../support/fake.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
 
-const fake = (directive: object) => `#fake ${JSON.stringify(directive)}`;
 /** The fake CLI's `result_bytes` answer: numbered 100-byte lines. */
 const numbered = (bytes: number) =>
   Array.from(

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fake } from '../support/fake.ts';
 import { waitFor } from '../support/proc.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
-
-const fake = (directive: object) => `#fake ${JSON.stringify(directive)}`;
 
 describe('what clients see', () => {
   it("publishes phone-opus's tool metadata in _meta, where SDK clients keep it", async (t) => {

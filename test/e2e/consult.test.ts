@@ -3,9 +3,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fake } from '../support/fake.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
-
-const fake = (directive: object, text = 'question') => `${text} #fake ${JSON.stringify(directive)}`;
 
 describe('consult with the fake CLI', () => {
   it('runs the CLI with the exact argv, the prompt on stdin, in cwd, without nesting variables', async (t) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fake, structured } from '../support/fake.ts';
 import {
   isAlive,
   liveProcessesWithEnv,
@@ -14,9 +15,6 @@ import { faultOf, startTestServer, textOf } from '../support/server.ts';
  * daemons, a child of a CLI that exits before any /proc scan could see it. None may outlive
  * the consult, its timeout, or the server, however it ends.
  */
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
-const structured = (r: { structuredContent?: unknown }) =>
-  r.structuredContent as Record<string, unknown>;
 
 /** The fake's strays are `sleep` processes; they carry the server's marker in their environment. */
 const strays = (marker: string) =>

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { isWithin } from '../../src/shared/within.ts';
+import { fake } from '../support/fake.ts';
 import { waitFor } from '../support/proc.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
 
@@ -11,7 +12,6 @@ import { faultOf, startTestServer, textOf } from '../support/server.ts';
  * PHONE_OPUS_ALLOWED_ROOTS is checked where it matters (SPEC §6.4): on the directory the CLI
  * starts in. A consult's cwd may change while it waits in the queue.
  */
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
 
 /** A fenced server whose only slot is taken, with one consult for `root/sub` queued behind it. */
 async function queuedBehindBlocker(t: TestContext) {

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { metricsUrl, scrape } from '../support/metrics.ts';
+import { waitFor } from '../support/proc.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
 
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
@@ -13,7 +13,11 @@ const health = async (server: {
 }) =>
   (
     (await server.call('health_snapshot', { render: 'json', detail: 'full' })) as {
-      structuredContent: { state: string; last_fault: { fault: { code: string } } | null };
+      structuredContent: {
+        state: string;
+        generation: number;
+        last_fault: { fault: { code: string } } | null;
+      };
     }
   ).structuredContent;
 
@@ -27,19 +31,35 @@ describe('file descriptors', () => {
     t.after(() => {
       for (const socket of sockets) socket.destroy();
     });
+    const settled: Promise<void>[] = [];
     for (let i = 0; i < 300; i++) {
       const socket = connect(Number(url.port), url.hostname);
       socket.on('error', () => {});
       sockets.push(socket);
+      settled.push(
+        new Promise((resolve) => socket.once('connect', resolve).once('close', resolve)),
+      );
     }
-    await sleep(1000);
-    const during = openFds(server.pid);
+    // Every connection has reached the server (the kernel accepted it; the server then kept it
+    // or closed it at once): what the server holds now is what 300 attackers cost it.
+    await Promise.all(settled);
+    const during = await waitFor(
+      () => openFds(server.pid),
+      (n) => n - before <= 24,
+      3000,
+    );
     assert.ok(during - before <= 24, `300 idle connections took ${during - before} descriptors`);
     const ok = await server.call('consult', { prompt: 'still working?' });
     assert.equal(ok.isError, undefined, textOf(ok as never));
     for (const socket of sockets) socket.destroy();
-    await sleep(200);
-    assert.ok((await scrape(base)).has('phone_opus_in_flight'));
+    // Once they are gone, scrapes are served again.
+    const scraped = await waitFor(
+      () => scrape(base).catch(() => new Map<string, number>()),
+      (samples) => samples.has('phone_opus_in_flight'),
+      5000,
+      50,
+    );
+    assert.ok(scraped.has('phone_opus_in_flight'));
   });
 
   it('recovers from a transient descriptor shortage, and health is not ready meanwhile', async (t) => {
@@ -67,8 +87,11 @@ describe('file descriptors', () => {
     const f = faultOf(failed as never);
     assert.equal(f.fault.code, 'process_failure', f.fault.detail);
     assert.equal(f.retryable, true);
-    assert.match(f.fault.detail, /nothing ran/);
+    // Where it ran out depends on how many descriptors were free: loading the pool, starting a
+    // thread, or the worker's own files. Each is a retryable process failure, not a lost thread.
+    assert.match(f.fault.detail, /nothing ran|out of file descriptors/);
     const during = await health(server);
+    assert.equal(during.generation, 1, 'no thread was lost');
     assert.equal(during.state, 'degraded');
     assert.equal(during.last_fault?.fault.code, 'process_failure');
     execFileSync('prlimit', ['--pid', String(server.pid), `--nofile=${soft}:${hard}`]);

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { structured } from '../support/fake.ts';
 import { FAKE_CLAUDE } from '../support/paths.ts';
 import { waitFor } from '../support/proc.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
-
-const structured = (r: { structuredContent?: unknown }) =>
-  r.structuredContent as Record<string, unknown>;
 
 describe('health_snapshot', () => {
   it('describes a fresh server, then a working one, in every rendering', async (t) => {

@@ -2,13 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fake, structured } from '../support/fake.ts';
 import { survivors, waitFor } from '../support/proc.ts';
 import { startRawSession } from '../support/raw-session.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
-
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
-const structured = (r: { structuredContent?: unknown }) =>
-  r.structuredContent as Record<string, unknown>;
 
 describe('concurrency and queueing', () => {
   it('runs up to PHONE_OPUS_MAX_CONCURRENCY consults at the same time', async (t) => {
@@ -134,7 +131,7 @@ describe('timeouts', () => {
       });
     }
     for (const id of ids) await s.next((m) => m['id'] === id, 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await s.settle();
     for (const id of ids) assert.equal(s.responsesFor(id).length, 1, `id ${id}`);
   });
 });

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pkg from '../../package.json' with { type: 'json' };
+import { fake } from '../support/fake.ts';
 import {
   healthJson,
   metricsStatus,
@@ -15,7 +16,6 @@ import {
 import { waitFor } from '../support/proc.ts';
 import { startTestServer } from '../support/server.ts';
 
-const fake = (directive: object, text = 'question') => `${text} #fake ${JSON.stringify(directive)}`;
 const CONSULT = 'tools/call:consult';
 
 describe('Prometheus endpoint', () => {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readStat } from '../../src/shared/proc-scan.ts';
+import { fake } from '../support/fake.ts';
 import { waitFor } from '../support/proc.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -21,7 +22,6 @@ import { startTestServer } from '../support/server.ts';
  * time). A server killed outright leaves its directories, with partial answers, behind; the
  * next server removes those whose owner is gone, and never a live server's.
  */
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
 const ownNs = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
 const startOf = (pid: number) => readStat(String(pid))?.start ?? '';
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fake } from '../support/fake.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
-
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
 
 /**
  * Found with the real CLI (real-cli-errors.test.ts): on SIGTERM, Claude Code 2.1.197 may end

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { fake, structured } from '../support/fake.ts';
 import { isAlive, liveProcessesWithEnv, waitFor } from '../support/proc.ts';
 import { startRawSession } from '../support/raw-session.ts';
 import { faultOf, startTestServer, textOf } from '../support/server.ts';
 
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
-const structured = (r: { structuredContent?: unknown }) =>
-  r.structuredContent as Record<string, unknown>;
 const CRASH = { PHONE_OPUS_MCP_TEST_WORKER_CRASH_ONCE_KEY: 'tools/call:consult' };
 
 describe('a worker thread lost mid-consult', () => {
@@ -211,14 +209,14 @@ describe('exactly one response per request', () => {
     call(id, 'consult', { prompt: fake({ sleep_ms: 30_000 }), timeout_s: 2 });
     const cancelled = id + 1;
     call(cancelled, 'consult', { prompt: fake({ sleep_ms: 30_000 }) });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Queued or running when the cancel comes: either way it never answers.
     s.send({
       jsonrpc: '2.0',
       method: 'notifications/cancelled',
       params: { requestId: cancelled, reason: 'test' },
     });
     for (const n of expected) await s.next((m) => m['id'] === n, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await s.settle();
     for (const n of expected) assert.equal(s.responsesFor(n).length, 1, `id ${n}`);
     assert.equal(s.responsesFor(cancelled).length, 0, 'no response for the cancelled request');
     // The crash hook cost exactly one consult its thread.

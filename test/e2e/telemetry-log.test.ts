@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fake } from '../support/fake.ts';
 import { healthJson } from '../support/metrics.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
-const fake = (directive: object, text = 'question') => `${text} #fake ${JSON.stringify(directive)}`;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 type Line = Record<string, unknown> & { tool: string; outcome: string };

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fake, structured } from '../support/fake.ts';
 import { waitFor } from '../support/proc.ts';
 import { faultOf, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -11,9 +12,6 @@ import { faultOf, startTestServer, type TestServer } from '../support/server.ts'
  * failed, no generation bump, no "may have run", and nothing the breaker counts, so no input
  * can open the circuit for everyone.
  */
-const fake = (directive: object, text = 'q') => `${text} #fake ${JSON.stringify(directive)}`;
-const structured = (r: { structuredContent?: unknown }) =>
-  r.structuredContent as Record<string, unknown>;
 const health = async (server: TestServer) =>
   structured(await server.call('health_snapshot', { render: 'json', detail: 'full' }));
 

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -22,6 +22,13 @@ export type RawSession = {
   ): Promise<Record<string, unknown>>;
   responsesFor(id: unknown): Record<string, unknown>[];
   initialize(): Promise<void>;
+  /**
+   * Wait until no consult runs or waits, then for a ping's answer: every answer the server
+   * was ever going to write is in `lines` by then (for asserting that none came twice).
+   */
+  settle(): Promise<void>;
+  /** The fake CLI's log (one JSON line per run it started). */
+  cliRuns(): unknown[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr(): string;
 };
@@ -35,6 +42,7 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
       TMPDIR: dir,
       PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
       PHONE_OPUS_STATE_DIR: join(dir, 'state'),
+      FAKE_CLAUDE_LOG: join(dir, 'cli.jsonl'),
       ...env,
     },
     cwd: dir,
@@ -115,6 +123,35 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
     },
     responsesFor(id) {
       return lines.filter((m) => 'id' in m && m['id'] === id && ('result' in m || 'error' in m));
+    },
+    async settle() {
+      for (let probe = 0; ; probe++) {
+        const id = `settle-${probe}`;
+        session.send({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'health_snapshot', arguments: { render: 'json' } },
+        });
+        const reply = await session.next((m) => m['id'] === id);
+        const health = (reply['result'] as { structuredContent: Record<string, number> })
+          .structuredContent;
+        if (health['in_flight'] === 0 && health['queued'] === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      session.send({ jsonrpc: '2.0', id: 'settle-ping', method: 'ping' });
+      await session.next((m) => m['id'] === 'settle-ping');
+      lines.splice(0, lines.length, ...lines.filter((m) => !String(m['id']).startsWith('settle-')));
+    },
+    cliRuns() {
+      try {
+        return readFileSync(join(dir, 'cli.jsonl'), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as unknown);
+      } catch {
+        return [];
+      }
     },
     async initialize() {
       session.send({

@@ -61,10 +61,14 @@ describe('StreamJsonReader', () => {
 
   it('summarises tool inputs briefly', () => {
     assert.equal(
-      describeToolUse({ name: 'Bash', input: { command: 'git   log\n-5' } }),
+      describeToolUse({ type: 'tool_use', name: 'Bash', input: { command: 'git   log\n-5' } }),
       'Bash git log -5',
     );
-    assert.equal(describeToolUse({ name: 'Glob', input: {} }), 'Glob');
-    assert.equal(describeToolUse({ name: 'Grep', input: { pattern: 'x'.repeat(200) } }).length, 85);
+    assert.equal(describeToolUse({ type: 'tool_use', name: 'Glob', input: {} }), 'Glob');
+    assert.equal(
+      describeToolUse({ type: 'tool_use', name: 'Grep', input: { pattern: 'x'.repeat(200) } })
+        .length,
+      85,
+    );
   });
 });

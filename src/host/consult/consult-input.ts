@@ -1,3 +1,9 @@
+/**
+ * Turn schema-checked consult arguments into a runnable request: the working directory is
+ * resolved, canonicalised and fenced; a resume runs in its session's remembered directory.
+ * The fence is checked again where the CLI starts (worker/working-dir.ts): the directory may
+ * change while the consult waits in the queue.
+ */
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ConsultArgs } from '../../shared/catalog.ts';
@@ -7,12 +13,6 @@ import type { ConsultRequest } from '../../shared/wire.ts';
 import { isWithin } from '../../shared/within.ts';
 import type { SessionStore } from '../state/session-store.ts';
 
-/**
- * Turn schema-checked consult arguments into a runnable request: the working directory is
- * resolved, canonicalised and fenced; a resume runs in its session's remembered directory.
- * The fence is checked again where the CLI starts (worker/working-dir.ts): the directory may
- * change while the consult waits in the queue.
- */
 export type ResolvedConsult = { readonly request: ConsultRequest; readonly timeoutMs: number };
 
 export async function resolveConsult(

@@ -1,7 +1,8 @@
+/** The consult result in its four projections (SPEC §5.1). The answer is never truncated. */
+import { tokenCounts } from '../../shared/usage.ts';
 import type { ConsultSuccess } from '../../shared/wire.ts';
 import { formatDuration, keyValueLines, type ToolOutput } from '../mcp/render.ts';
 
-/** The consult result in its four projections (SPEC §5.1). The answer is never truncated. */
 export function consultOutput(
   value: ConsultSuccess,
   facts: {
@@ -74,12 +75,10 @@ export function consultOutput(
   return { concise, full, porcelainConcise, porcelainFull };
 }
 
-/** `input_tokens=12 output_tokens=40`: the numeric top-level usage fields, sorted. */
+/** `input_tokens=12 output_tokens=40`: the token counts, sorted. */
 function usageLine(usage: unknown): string | undefined {
-  if (typeof usage !== 'object' || usage === null) return undefined;
-  const parts = Object.entries(usage as Record<string, unknown>)
-    .filter(([, v]) => typeof v === 'number')
+  const parts = Object.entries(tokenCounts(usage))
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${v}`);
+    .map(([kind, n]) => `${kind}_tokens=${n}`);
   return parts.length === 0 ? undefined : parts.join(' ');
 }

@@ -1,9 +1,9 @@
-import type { ProgressEvent } from '../../shared/wire.ts';
-
 /**
  * `notifications/progress` for one consult (SPEC §7): at start, on each turn and tool use, and
  * at least every interval; `progress` strictly increases and a failed send never fails the call.
  */
+import type { ProgressEvent } from '../../shared/wire.ts';
+
 export type SendProgress = (params: {
   progressToken: string | number;
   progress: number;

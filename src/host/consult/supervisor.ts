@@ -1,11 +1,11 @@
-import type { FaultRecord } from '../../shared/fault.ts';
-import type { Clock } from '../clock.ts';
-import { CircuitBreaker } from './breaker.ts';
-
 /**
  * Generations and recovery state (SPEC §6.2, §6.5): the generation starts at 1 and rises by
  * one per lost thread or pool rollout, never decreasing; the breaker watches the loss rate.
  */
+import type { FaultRecord } from '../../shared/fault.ts';
+import type { Clock } from '../clock.ts';
+import { CircuitBreaker } from './breaker.ts';
+
 export class Supervisor {
   #generation = 1;
   #restartCount = 0;
@@ -14,6 +14,7 @@ export class Supervisor {
   #lastFault: FaultRecord | null = null;
   #lastLossAt: number | null = null;
   #lastRecoveryAt: number | null = null;
+  #starved = false;
   readonly breaker: CircuitBreaker;
   readonly #clock: Clock;
 
@@ -56,10 +57,18 @@ export class Supervisor {
   fault(fault: FaultRecord): void {
     this.#lastFault = fault;
     if (fault.fault.code !== 'invalid_input') this.#consecutiveFailures += 1;
+    // A shortage that passes by itself (EMFILE, ENOMEM): consults cannot start for now.
+    if (fault.fault.code === 'process_failure' && fault.retryable) this.#starved = true;
+  }
+
+  /** The last consult could not start for want of a resource, and none has run since. */
+  get starved(): boolean {
+    return this.#starved;
   }
 
   /** A consult ran to completion on a live thread. */
   recovered(): void {
+    this.#starved = false;
     this.#consecutiveFailures = 0;
     this.#lastRecoveryAt = this.#clock.monotonicMs();
   }

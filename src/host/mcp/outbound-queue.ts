@@ -1,9 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Writable } from 'node:stream';
-
 /**
  * Frames on their way to stdout, in order, with bounded memory (SPEC §4): a client that stops
  * reading must not make the server hold every finished answer in memory. Frames are written
@@ -11,6 +5,12 @@ import type { Writable } from 'node:stream';
  * (counting what the stream itself buffers), and beyond it in private files that are streamed
  * out chunk by chunk once the client reads again. Nothing is dropped unless stdout is gone.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+
 export const DEFAULT_MEMORY_BUDGET = 8 * 1024 * 1024;
 const FILE_CHUNK = 1024 * 1024;
 
@@ -38,7 +38,6 @@ export class OutboundQueue {
   #broken = false;
   #spillDir: string | undefined;
   #spillSeq = 0;
-  #spilled = 0;
   readonly #idle: (() => void)[] = [];
 
   constructor(options: OutboundOptions) {
@@ -46,11 +45,6 @@ export class OutboundQueue {
     this.#onBroken = options.onBroken;
     this.#budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
     this.#spillParent = options.spillParent ?? tmpdir();
-  }
-
-  /** Frames that had to wait on disk so far. */
-  get spilled(): number {
-    return this.#spilled;
   }
 
   push(text: string): void {
@@ -125,7 +119,6 @@ export class OutboundQueue {
       this.#spillDir ??= mkdtempSync(join(this.#spillParent, `phone-opus-out-${process.pid}-`));
       const path = join(this.#spillDir, `${++this.#spillSeq}.frame`);
       writeFileSync(path, text, { mode: 0o600 });
-      this.#spilled += 1;
       return path;
     } catch {
       return undefined;

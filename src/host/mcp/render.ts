@@ -1,11 +1,11 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Detail, Render } from '../../shared/catalog.ts';
-import type { FaultRecord } from '../../shared/fault.ts';
-
 /**
  * Presentation (SPEC §5.4): porcelain → text only; json → structuredContent plus the same
  * JSON as text. Porcelain is line-oriented and deterministic; truncation is always explicit.
  */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Detail, Render } from '../../shared/catalog.ts';
+import type { FaultRecord } from '../../shared/fault.ts';
+
 export type Presentation = { readonly render: Render; readonly detail: Detail };
 
 export const presentationOf = (args: {

@@ -1,3 +1,7 @@
+/**
+ * The MCP session: initialize (SDK), ping (SDK), tools/list and tools/call. Tool handlers are
+ * installed on the low-level server because `registerTool` only takes zod schemas.
+ */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
@@ -7,10 +11,6 @@ import {
 import type { Catalog } from '../../shared/catalog.ts';
 import type { CallContext } from './dispatch.ts';
 
-/**
- * The MCP session: initialize (SDK), ping (SDK), tools/list and tools/call. Tool handlers are
- * installed on the low-level server because `registerTool` only takes zod schemas.
- */
 export const SERVER_NAME = 'phone_opus';
 
 export const INSTRUCTIONS =

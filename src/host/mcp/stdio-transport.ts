@@ -1,10 +1,3 @@
-import type { Readable, Writable } from 'node:stream';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { FrameSplitter } from './frame-splitter.ts';
-import { OutboundQueue } from './outbound-queue.ts';
-import { checkParams } from './request-checks.ts';
-
 /**
  * Newline-delimited JSON-RPC over stdio, with the protocol hygiene the SDK leaves out
  * (SPEC §4): malformed lines get -32700 and serving continues; non-objects, batches and
@@ -18,6 +11,13 @@ import { checkParams } from './request-checks.ts';
  * later) and let the old one answer under the reused id. With private ids a cancellation
  * reaches exactly the request it named, and a cancelled request can never answer.
  */
+import type { Readable, Writable } from 'node:stream';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { FrameSplitter } from './frame-splitter.ts';
+import { OutboundQueue } from './outbound-queue.ts';
+import { checkParams } from './request-checks.ts';
+
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 type Id = string | number;
@@ -84,10 +84,6 @@ export class GuardedStdioTransport implements Transport {
         ? {}
         : { memoryBudget: options.outputMemoryBudget }),
     });
-  }
-
-  get initialized(): boolean {
-    return this.#initialized;
   }
 
   /** Requests received and not yet answered (nor cancelled). */

@@ -1,8 +1,3 @@
-import { readdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { readStat } from '../../shared/proc-scan.ts';
-import { writePrivateFileAtomic } from '../state/state-files.ts';
-
 /**
  * Prometheus `file_sd` discovery (SPEC §8): each server with metrics on writes
  * `<state>/prometheus/<pid>-<start>.json` naming its scrape target and removes it on exit, so
@@ -10,6 +5,11 @@ import { writePrivateFileAtomic } from '../state/state-files.ts';
  * (SIGKILL cannot be caught) are pruned by the next server that starts, metrics on or off;
  * the process start time in the name tells a dead server from a new process that got its pid.
  */
+import { readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { readStat } from '../../shared/proc-scan.ts';
+import { writePrivateFileAtomic } from '../state/state-files.ts';
+
 export const discoveryDir = (stateDir: string): string => join(stateDir, 'prometheus');
 
 export type DiscoveryTarget = {

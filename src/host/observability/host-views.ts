@@ -48,7 +48,7 @@ export class HostViews {
         draining: this.#p.draining(),
         circuit,
         recovering: supervisor.recovering,
-        poolUnavailable: pools.unavailable !== undefined,
+        poolUnavailable: pools.unavailable !== undefined || supervisor.starved,
         running: admission.running,
         capacity: admission.capacity,
         everStarted: pools.started,

@@ -1,3 +1,11 @@
+/**
+ * An append-only JSONL file with size-based rotation, written synchronously from the host
+ * thread only (reliability-notes §5): one `writeSync` per whole line on an fd opened once in
+ * append mode, so lines never interleave and survive `process.exit()`. Several servers may
+ * share the file: the size is read from the file itself, and a rotation done by another
+ * process is noticed (the path names a new inode) and followed. A failure never throws: it
+ * is reported once through `log` and shown by `status` until a later write succeeds.
+ */
 import {
   closeSync,
   fstatSync,
@@ -11,14 +19,6 @@ import {
 import { dirname } from 'node:path';
 import type { Logger } from '../log.ts';
 
-/**
- * An append-only JSONL file with size-based rotation, written synchronously from the host
- * thread only (reliability-notes §5): one `writeSync` per whole line on an fd opened once in
- * append mode, so lines never interleave and survive `process.exit()`. Several servers may
- * share the file: the size is read from the file itself, and a rotation done by another
- * process is noticed (the path names a new inode) and followed. A failure never throws: it
- * is reported once through `log` and shown by `status` until a later write succeeds.
- */
 export type JsonlWriterOptions = {
   readonly path: string;
   /** Rotate before a line would take the file past this size. @default 10 MiB */

@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createMetrics, type HostMetrics, type MetricSources } from './metrics.ts';
-
 /**
  * The operator endpoint (SPEC §8): `GET /metrics` (Prometheus text exposition) and
  * `GET /healthz` (the health snapshot JSON). Loaded lazily together with prom-client.
  * A bind failure is returned as data: the MCP server keeps serving without metrics.
  */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createMetrics, type HostMetrics, type MetricSources } from './metrics.ts';
+
 /** A scrape is one short request; a few scrapers at once is plenty. */
 export const MAX_CONNECTIONS = 16;
 const REQUEST_TIMEOUT_MS = 10_000;

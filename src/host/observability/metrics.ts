@@ -1,5 +1,3 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
 /**
  * The Prometheus metrics of SPEC §8 on a private registry (never prom-client's global one),
  * host thread only. Events are recorded as they happen; gauges and the counters the host
@@ -7,6 +5,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * This module is loaded with a dynamic import only when metrics are enabled: prom-client
  * takes about 120 ms to load.
  */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
 export type MetricSources = {
   readonly version: string;
   readonly inFlight: () => number;

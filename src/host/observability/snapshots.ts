@@ -1,11 +1,10 @@
+/** health_snapshot and telemetry_snapshot (SPEC §5.2–5.3): pure functions of a view of the host. */
 import type { ContainmentMode } from '../../shared/containment.ts';
 import type { FaultRecord } from '../../shared/fault.ts';
 import type { CircuitState } from '../consult/breaker.ts';
 import { keyValueLines, type ToolOutput } from '../mcp/render.ts';
 import type { ClaudeInfo } from '../state/claude-probe.ts';
 import type { MethodSnapshot, Totals, Usage } from './telemetry.ts';
-
-/** health_snapshot and telemetry_snapshot (SPEC §5.2–5.3): pure functions of a view of the host. */
 
 export type Lifecycle = 'cold' | 'ready' | 'busy' | 'recovering' | 'degraded' | 'draining';
 export type RolloutState = 'stable' | 'pending' | 'rolling' | 'failed';
@@ -35,7 +34,7 @@ export function lifecycle(facts: {
   draining: boolean;
   circuit: CircuitState;
   recovering: boolean;
-  /** The worker pool cannot be built right now: consults cannot start. */
+  /** Consults cannot start right now (no pool or thread can be built, or a resource is short). */
   poolUnavailable: boolean;
   running: number;
   capacity: number;

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
-import { tokenCounts } from '../../shared/usage.ts';
-import type { CallRecord } from './recorder.ts';
-
 /**
  * The JSONL telemetry record of one completed tool call (SPEC §8). The prompt itself is
  * logged only when the operator opted in (`PHONE_OPUS_LOG_PROMPTS=1`); otherwise its length
  * and SHA-256 let calls be correlated without keeping what was asked.
  */
+import { createHash } from 'node:crypto';
+import { tokenCounts } from '../../shared/usage.ts';
+import type { CallRecord } from './recorder.ts';
+
 export type TelemetryLine = {
   readonly ts: string;
   readonly request_id: string | number;

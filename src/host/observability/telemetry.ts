@@ -1,11 +1,10 @@
-import { type FaultRecord, isTransportFault } from '../../shared/fault.ts';
-import { roundUsd } from '../../shared/money.ts';
-import { tokenCounts } from '../../shared/usage.ts';
-
 /**
  * Session counters for `telemetry_snapshot` (SPEC §5.3): totals, per-method stats with
  * latency percentiles, consult cost and tokens. Host thread only.
  */
+import { type FaultRecord, isTransportFault } from '../../shared/fault.ts';
+import { roundUsd } from '../../shared/money.ts';
+import { tokenCounts } from '../../shared/usage.ts';
 
 export type CallOutcome = 'ok' | 'error' | 'cancelled' | 'timeout';
 

@@ -1,10 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import type { WorkerBoot, WorkerEvent } from '../../shared/wire.ts';
-import type { Logger } from '../log.ts';
-import type { RolloutState } from '../observability/snapshots.ts';
-import { loadPiscina, type ThreadLoss, WorkerPool } from './worker-pool.ts';
-
 /**
  * Hot rollout of worker code (SPEC §9). After each message the host compares the worker
  * bundle with the one the current pool runs; when it changed (and has settled), a candidate
@@ -15,6 +8,13 @@ import { loadPiscina, type ThreadLoss, WorkerPool } from './worker-pool.ts';
  * so a rollout never changes it. A changed host bundle cannot be swapped in place: it is only
  * reported, so the operator knows a restart is due.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type { WorkerBoot, WorkerEvent } from '../../shared/wire.ts';
+import type { Logger } from '../log.ts';
+import type { RolloutState } from '../observability/snapshots.ts';
+import { loadPiscina, type ThreadLoss, WorkerPool } from './worker-pool.ts';
+
 export type RolloutOptions = {
   readonly workerFile: string;
   readonly hostFile: string;

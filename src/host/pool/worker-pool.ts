@@ -1,3 +1,8 @@
+/**
+ * One piscina pool of consult threads. One task per thread, so a thread crash touches exactly
+ * one invocation; threads start lazily and retire when idle. Workers answer with data, so a
+ * rejected `run()` always means the thread was lost (unless this pool is being closed).
+ */
 import { createRequire } from 'node:module';
 import type { Piscina } from 'piscina';
 import type {
@@ -10,11 +15,6 @@ import type {
 } from '../../shared/wire.ts';
 import { isWorkerEvent, STARTED_INDEX } from '../../shared/wire.ts';
 
-/**
- * One piscina pool of consult threads. One task per thread, so a thread crash touches exactly
- * one invocation; threads start lazily and retire when idle. Workers answer with data, so a
- * rejected `run()` always means the thread was lost (unless this pool is being closed).
- */
 export type ThreadLoss = { readonly kind: 'task' | 'idle'; readonly message: string };
 
 export type WorkerPoolOptions = {
@@ -111,10 +111,6 @@ export class WorkerPool {
   get threads(): { live: number; idle: number } {
     const live = this.#pool.threads.length;
     return { live, idle: Math.max(0, live - this.#busy) };
-  }
-
-  get busy(): number {
-    return this.#busy;
   }
 
   /**

@@ -1,9 +1,3 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ownerOf, ownOwner } from '../../shared/output-dirs.ts';
-import { memberAlive } from '../../shared/proc-scan.ts';
-
 /**
  * Remove the output directories that servers killed outright left under TMPDIR (they hold
  * partial answers). A directory is abandoned only when its owner, named in it, is provably
@@ -11,6 +5,12 @@ import { memberAlive } from '../../shared/proc-scan.ts';
  * with that pid and start time. Anything else, including every live server's, is kept.
  * Returns the paths removed.
  */
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ownerOf, ownOwner } from '../../shared/output-dirs.ts';
+import { memberAlive } from '../../shared/proc-scan.ts';
+
 export async function removeAbandonedOutputDirs(dir: string = tmpdir()): Promise<string[]> {
   let names: string[];
   try {

@@ -1,13 +1,13 @@
+/**
+ * Where the Claude CLI is and which version it is, for health, doctor and build_info.
+ * Resolved once in the background (never on the path to `initialize`) and cached.
+ */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Containment } from '../../shared/containment.ts';
 import { runCapture } from '../../shared/process-tree.ts';
 
-/**
- * Where the Claude CLI is and which version it is, for health, doctor and build_info.
- * Resolved once in the background (never on the path to `initialize`) and cached.
- */
 export type ClaudeInfo =
   | { readonly path: string; readonly version: string | null; readonly reason: string | null }
   | { readonly path: null; readonly version: null; readonly reason: string };

@@ -1,8 +1,3 @@
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Logger } from '../log.ts';
-import { writePrivateFileAtomic } from './state-files.ts';
-
 /**
  * Remembers each Claude session's working directory (SPEC §5.1), so that a resume runs where
  * the session started, also after a server restart. One small file per session under
@@ -10,6 +5,11 @@ import { writePrivateFileAtomic } from './state-files.ts';
  * add and read records independently and never overwrite each other's (SPEC §10). The single
  * map file of earlier versions (`sessions.json`) is still read.
  */
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { writePrivateFileAtomic } from './state-files.ts';
+
 const MAX_SESSIONS = 2000;
 /** Pruning lists the directory: do it once per this many new records. */
 const PRUNE_EVERY = 100;
