@@ -4,20 +4,22 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 
 /**
- * The SDK's Server builds an Ajv JSON Schema validator in its constructor, for one use only:
- * checking elicitation answers (`elicitInput`), which phone-opus never requests. Loading Ajv
- * and compiling its meta-schemas costs ~17–20 ms of every start (~0.2× `node -e 0`; see
- * docs/benchmarks.md, cold_init). The bundle gets a stand-in that fails loudly if ever used.
+ * The SDK's platform shim (`@modelcontextprotocol/server/_shims`) loads Ajv for one use only:
+ * checking elicitation answers (`elicitInput`), which phone-opus never requests. Loading and
+ * compiling Ajv costs ~25–30 ms of every start (see docs/benchmarks.md, cold_init). The bundle
+ * gets a stand-in that fails loudly if ever used.
  */
 const withoutAjv = {
   name: 'phone-opus-without-ajv',
   setup(b) {
-    b.onResolve({ filter: /\/validation\/ajv-provider\.js$/ }, () => ({
-      path: 'ajv-provider',
+    b.onResolve({ filter: /^@modelcontextprotocol\/server\/_shims$/ }, () => ({
+      path: 'shims',
       namespace: 'phone-opus-without-ajv',
     }));
     b.onLoad({ filter: /.*/, namespace: 'phone-opus-without-ajv' }, () => ({
-      contents: `export class AjvJsonSchemaValidator {
+      contents: `import process from 'node:process';
+export { process };
+export class DefaultJsonSchemaValidator {
   getValidator() {
     throw new Error('phone-opus bundles no JSON Schema validator (scripts/build.mjs): elicitation is not supported');
   }

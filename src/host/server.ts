@@ -15,7 +15,7 @@ import { ConsultService } from './consult/consult-service.ts';
 import { Supervisor } from './consult/supervisor.ts';
 import type { Logger } from './log.ts';
 import { createDispatcher } from './mcp/dispatch.ts';
-import { createSession } from './mcp/session.ts';
+import { serveSession } from './mcp/session.ts';
 import { GuardedStdioTransport } from './mcp/stdio-transport.ts';
 import { HostViews } from './observability/host-views.ts';
 import { JsonlWriter } from './observability/jsonl-writer.ts';
@@ -175,17 +175,11 @@ export async function startServer(
     telemetryView: () => views.telemetry(),
   });
   const transport = new GuardedStdioTransport(options.stdin, options.stdout);
-  const mcp = createSession({
-    version: options.version,
-    catalog,
-    callTool,
-    clientId: (id) => transport.clientId(id),
-  });
 
-  // Once the handshake is done: what must never delay `initialize`.
+  // Once the session is open: what must never delay its first answer.
   const startMetrics = () =>
     void metrics.start({ sources: views.metricSources(), health: () => views.health() });
-  mcp.oninitialized = () => {
+  transport.onopened = () => {
     void environment.probe();
     startMetrics();
     tidyUp();
@@ -223,7 +217,7 @@ export async function startServer(
   transport.onanswered = (method, latencyMs, error) => {
     if (method !== 'tools/call') recorder.protocol(method, latencyMs, error);
   };
-  await mcp.connect(transport);
+  serveSession({ version: options.version, catalog, callTool, transport });
   return { shutdown };
 }
 

@@ -140,7 +140,7 @@ describe('hostile protocol input', () => {
     };
     // RSS after each completion: held in memory (as before), each waiting answer added ~30 MB.
     const marks: number[] = [];
-    for (let i = 0; i < 1200 && done() < count; i++) {
+    for (let i = 0; i < 3600 && done() < count; i++) {
       while (marks.length < done()) marks.push(rssMb());
       await sleep(50);
     }

@@ -26,7 +26,7 @@ export type RawSession = {
    * Wait until no consult runs or waits, then for a ping's answer: every answer the server
    * was ever going to write is in `lines` by then (for asserting that none came twice).
    */
-  settle(): Promise<void>;
+  settle(meta?: Record<string, unknown>): Promise<void>;
   /** The fake CLI's log (one JSON line per run it started). */
   cliRuns(): unknown[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -124,14 +124,18 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
     responsesFor(id) {
       return lines.filter((m) => 'id' in m && m['id'] === id && ('result' in m || 'error' in m));
     },
-    async settle() {
+    async settle(meta) {
       for (let probe = 0; ; probe++) {
         const id = `settle-${probe}`;
         session.send({
           jsonrpc: '2.0',
           id,
           method: 'tools/call',
-          params: { name: 'health_snapshot', arguments: { render: 'json' } },
+          params: {
+            name: 'health_snapshot',
+            arguments: { render: 'json' },
+            ...(meta === undefined ? {} : { _meta: meta }),
+          },
         });
         const reply = await session.next((m) => m['id'] === id);
         const health = (reply['result'] as { structuredContent: Record<string, number> })
@@ -139,6 +143,7 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
         if (health['in_flight'] === 0 && health['queued'] === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
+      // Any answer will do (2026-07-28 has no ping: that is an error answer).
       session.send({ jsonrpc: '2.0', id: 'settle-ping', method: 'ping' });
       await session.next((m) => m['id'] === 'settle-ping');
       lines.splice(0, lines.length, ...lines.filter((m) => !String(m['id']).startsWith('settle-')));

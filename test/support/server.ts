@@ -50,10 +50,18 @@ export type FakeRun = {
   env: { CLAUDECODE: string | null; CLAUDE_CODE_ENTRYPOINT: string | null; PWD: string | null };
 };
 
-export async function startTestServer(
-  t: TestContext,
-  options: { env?: Record<string, string>; cwd?: string; bin?: string } = {},
-): Promise<TestServer> {
+/** A private directory, environment and marker for one server, and the check that it left nothing. */
+export type ServerRig = {
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly marker: string;
+  readonly env: Record<string, string>;
+  readonly cliLog: () => FakeRun[];
+  /** After the server is closed: nothing it started may outlive it. */
+  readonly verifyNothingLeft: () => Promise<void>;
+};
+
+export function serverRig(env: Record<string, string> = {}): ServerRig {
   const dir = mkdtempSync(join(tmpdir(), 'phone-opus-test-'));
   const stateDir = join(dir, 'state');
   const cliLogPath = join(dir, 'cli.jsonl');
@@ -62,16 +70,48 @@ export async function startTestServer(
   // The server's output dirs go inside `dir` too: a test that kills it outright leaves none behind.
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp);
-  const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: dir,
-    TMPDIR: tmp,
-    PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
-    PHONE_OPUS_STATE_DIR: stateDir,
-    FAKE_CLAUDE_LOG: cliLogPath,
-    [markerName]: markerValue,
-    ...options.env,
+  return {
+    dir,
+    stateDir,
+    marker,
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: dir,
+      TMPDIR: tmp,
+      PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
+      PHONE_OPUS_STATE_DIR: stateDir,
+      FAKE_CLAUDE_LOG: cliLogPath,
+      [markerName]: markerValue,
+      ...env,
+    },
+    cliLog: () => {
+      try {
+        return readFileSync(cliLogPath, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as FakeRun);
+      } catch {
+        return [];
+      }
+    },
+    verifyNothingLeft: async () => {
+      const left = await waitFor(
+        () => liveProcessesWithEnv(marker),
+        (l) => l.length === 0,
+        8000,
+      );
+      rmSync(dir, { recursive: true, force: true });
+      if (left.length > 0) throw new Error(`processes left behind: ${JSON.stringify(left)}`);
+    },
   };
+}
+
+export async function startTestServer(
+  t: TestContext,
+  options: { env?: Record<string, string>; cwd?: string; bin?: string } = {},
+): Promise<TestServer> {
+  const rig = serverRig(options.env);
+  const { dir, stateDir, marker, env } = rig;
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [options.bin ?? BIN],
@@ -94,14 +134,7 @@ export async function startTestServer(
   };
   t.after(async () => {
     await close();
-    // Nothing the server started may outlive it.
-    const left = await waitFor(
-      () => liveProcessesWithEnv(marker),
-      (l) => l.length === 0,
-      8000,
-    );
-    rmSync(dir, { recursive: true, force: true });
-    if (left.length > 0) throw new Error(`processes left behind: ${JSON.stringify(left)}`);
+    await rig.verifyNothingLeft();
   });
   return {
     client,
@@ -110,16 +143,7 @@ export async function startTestServer(
     dir,
     stateDir,
     marker,
-    cliLog: () => {
-      try {
-        return readFileSync(cliLogPath, 'utf8')
-          .split('\n')
-          .filter((l) => l !== '')
-          .map((l) => JSON.parse(l) as FakeRun);
-      } catch {
-        return [];
-      }
-    },
+    cliLog: rig.cliLog,
     stderr: () => stderr,
     call: (name, args = {}, callOptions = {}) =>
       client.callTool({ name, arguments: args }, undefined, {

@@ -2,7 +2,7 @@
  * `tools/call`: look the tool up in the one tool table, validate its arguments at the host,
  * answer host tools inline and send consult to the pool; record each call once.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import * as v from 'valibot';
 import {
   type Catalog,

@@ -2,7 +2,7 @@
  * Presentation (SPEC §5.4): porcelain → text only; json → structuredContent plus the same
  * JSON as text. Porcelain is line-oriented and deterministic; truncation is always explicit.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Detail, Render } from '../../shared/catalog.ts';
 import type { FaultRecord } from '../../shared/fault.ts';
 

@@ -37,7 +37,8 @@ function checkMeta(params: Json): string | undefined {
   return undefined;
 }
 
-export function checkParams(method: string, params: Json): string | undefined {
+/** `modern`: a 2026-07-28 connection, where the SDK judges what that revision changed. */
+export function checkParams(method: string, params: Json, modern = false): string | undefined {
   const meta = checkMeta(params);
   if (meta !== undefined) return meta;
   switch (method) {
@@ -68,6 +69,8 @@ export function checkParams(method: string, params: Json): string | undefined {
         return 'tools/list params.cursor must be a string';
       return undefined;
     case 'logging/setLevel':
+      // Gone in 2026-07-28 (the SDK answers -32601): a level travels in each request's _meta.
+      if (modern) return undefined;
       if (!(LOG_LEVELS as readonly unknown[]).includes(params['level'])) {
         return `logging/setLevel params.level must be one of ${LOG_LEVELS.join(', ')}`;
       }

@@ -4,21 +4,20 @@
  * malformed requests get -32600; frames over the size limit get -32600 naming it; a request
  * id still in flight gets -32600 (the first request is unaffected); `tools/*` before
  * `notifications/initialized` gets -32002; bad params of known methods get -32602.
- *
- * Each request is handed to the SDK under an id of our own, mapped back on the way out. A
- * client may reuse an id as soon as it has cancelled the request that held it, even in the
- * same write; the SDK would then cancel the new request (its cancel handler runs a tick
- * later) and let the old one answer under the reused id. With private ids a cancellation
- * reaches exactly the request it named, and a cancelled request can never answer.
+ * The SDK (v2) does none of this on stdio: it drops what it cannot parse without a word,
+ * answers a duplicate id twice and closes the connection on a frame over 10 MiB. What it does
+ * do — unknown methods, the 2026-07-28 envelope and versions (-32022), suppressing a
+ * cancelled request's answer — is left to it.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
 import { FrameSplitter } from './frame-splitter.ts';
 import { OutboundQueue } from './outbound-queue.ts';
 import { checkParams } from './request-checks.ts';
 
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** The per-request protocol version of the 2026-07-28 revision. */
+const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 
 type Id = string | number;
 type Json = Record<string, unknown>;
@@ -29,7 +28,7 @@ export type TransportOptions = {
   readonly outputMemoryBudget?: number;
 };
 
-type Pending = { readonly clientId: Id; readonly method: string; readonly at: number };
+type Pending = { readonly method: string; readonly at: number };
 
 const idKey = (id: Id): string => `${typeof id}:${id}`;
 const isId = (value: unknown): value is Id =>
@@ -48,6 +47,8 @@ export class GuardedStdioTransport implements Transport {
   onactivity?: () => void;
   /** A request's response was written (for per-method latency). */
   onanswered?: (method: string, latencyMs: number, error: boolean) => void;
+  /** The session is open: a 2025 handshake completed, or a first 2026-era request answered. */
+  onopened?: () => void;
 
   readonly #stdin: Readable;
   readonly #stdout: Writable;
@@ -56,13 +57,17 @@ export class GuardedStdioTransport implements Transport {
   readonly #out: OutboundQueue;
   #initializeSeen = false;
   #initialized = false;
+  /**
+   * The protocol era, as the SDK pins it from the opening message (SPEC §12): a request whose
+   * `_meta` claims a protocol version opens a 2026-07-28 connection (no handshake), anything
+   * else but `server/discover` (a probe that does not decide) a 2025 one.
+   */
+  #era: 'unknown' | 'legacy' | 'modern' = 'unknown';
+  #opened = false;
   #outputBroken = false;
   #closed = false;
-  #nextId = 1;
-  /** Our id → the request it stands for; removed when answered or cancelled. */
-  readonly #pending = new Map<number, Pending>();
-  /** The client's id (keyed) → our id, while that request is in flight. */
-  readonly #byClientId = new Map<string, number>();
+  /** Requests in flight, by id: removed when answered or cancelled. */
+  readonly #pending = new Map<string, Pending>();
 
   constructor(stdin: Readable, stdout: Writable, options: TransportOptions = {}) {
     this.#stdin = stdin;
@@ -91,11 +96,6 @@ export class GuardedStdioTransport implements Transport {
     return this.#pending.size;
   }
 
-  /** The id the client used for a request the SDK knows under `id`. */
-  clientId(id: Id): Id | undefined {
-    return typeof id === 'number' ? this.#pending.get(id)?.clientId : undefined;
-  }
-
   async start(): Promise<void> {
     this.#stdin.on('data', (chunk: Buffer) => {
       this.onactivity?.();
@@ -112,14 +112,14 @@ export class GuardedStdioTransport implements Transport {
   async send(message: JSONRPCMessage): Promise<void> {
     const m = message as Json;
     if ('id' in m && ('result' in m || 'error' in m)) {
-      // A response: to the client's id, once; a cancelled request's answer is dropped.
-      const ours = m['id'];
-      const pending = typeof ours === 'number' ? this.#pending.get(ours) : undefined;
+      // A response, once; a cancelled request's answer (the SDK drops those) is never written.
+      const id = m['id'];
+      const pending = isId(id) ? this.#pending.get(idKey(id)) : undefined;
       if (pending === undefined) return;
-      this.#pending.delete(ours as number);
-      this.#byClientId.delete(idKey(pending.clientId));
+      this.#pending.delete(idKey(id as Id));
       this.onanswered?.(pending.method, performance.now() - pending.at, 'error' in m);
-      this.#write({ ...m, id: pending.clientId }, pending.clientId);
+      this.#write(m, id as Id);
+      if (this.#era === 'modern') this.#open();
       return;
     }
     this.#write(m, undefined);
@@ -221,27 +221,24 @@ export class GuardedStdioTransport implements Transport {
   }
 
   #notification(method: string, m: Json): void {
-    if (method === 'notifications/initialized' && this.#initializeSeen) this.#initialized = true;
+    this.#noteEra(method, m);
+    if (method === 'notifications/initialized' && this.#initializeSeen) {
+      this.#initialized = true;
+      this.#open();
+    }
     if (method === 'notifications/cancelled') {
-      const params = (m['params'] ?? {}) as Json;
-      const requestId = params['requestId'];
-      const ours = isId(requestId) ? this.#byClientId.get(idKey(requestId)) : undefined;
+      const requestId = ((m['params'] ?? {}) as Json)['requestId'];
       // Nothing in flight under that id (already answered, or never seen): nothing to cancel.
-      if (ours === undefined) return;
-      this.#byClientId.delete(idKey(requestId as Id));
-      this.#pending.delete(ours);
-      this.onmessage?.({
-        ...m,
-        params: { ...params, requestId: ours },
-      } as unknown as JSONRPCMessage);
-      return;
+      // Otherwise the id is free at once: a client may reuse it in its very next message (the
+      // SDK aborts the cancelled handler and never answers it).
+      if (!isId(requestId) || !this.#pending.delete(idKey(requestId))) return;
     }
     this.onmessage?.(m as JSONRPCMessage);
   }
 
   #request(id: Id, method: string, m: Json): void {
     const key = idKey(id);
-    if (this.#byClientId.has(key)) {
+    if (this.#pending.has(key)) {
       this.#error(
         id,
         -32600,
@@ -249,7 +246,8 @@ export class GuardedStdioTransport implements Transport {
       );
       return;
     }
-    if (method.startsWith('tools/') && !this.#initialized) {
+    this.#noteEra(method, m);
+    if (method.startsWith('tools/') && this.#era === 'legacy' && !this.#initialized) {
       this.#error(
         id,
         -32002,
@@ -257,16 +255,28 @@ export class GuardedStdioTransport implements Transport {
       );
       return;
     }
-    const problem = checkParams(method, (m['params'] ?? {}) as Json);
+    const problem = checkParams(method, (m['params'] ?? {}) as Json, this.#era === 'modern');
     if (problem !== undefined) {
       this.#error(id, -32602, `Invalid params: ${problem}`);
       return;
     }
     if (method === 'initialize') this.#initializeSeen = true;
-    const ours = this.#nextId++;
-    this.#pending.set(ours, { clientId: id, method, at: performance.now() });
-    this.#byClientId.set(key, ours);
-    this.onmessage?.({ ...m, id: ours } as JSONRPCMessage);
+    this.#pending.set(key, { method, at: performance.now() });
+    this.onmessage?.(m as JSONRPCMessage);
+  }
+
+  #open(): void {
+    if (this.#opened) return;
+    this.#opened = true;
+    this.onopened?.();
+  }
+
+  #noteEra(method: string, m: Json): void {
+    if (this.#era !== 'unknown') return;
+    const meta = (m['params'] as Json | undefined)?.['_meta'];
+    const claim = typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_KEY in meta;
+    if (claim && method !== 'initialize') this.#era = 'modern';
+    else if (method !== 'server/discover') this.#era = 'legacy';
   }
 
   #error(id: Id | null, code: number, message: string): void {
