@@ -9,10 +9,13 @@ import { createCatalog } from '../shared/catalog.ts';
 import { claudeChildEnv, DEFAULT_CLAUDE_BIN } from '../shared/claude-cli.ts';
 import type { Config } from '../shared/config.ts';
 import { createFault } from '../shared/fault.ts';
+import { self } from '../shared/proc-scan.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { Admission } from './consult/admission.ts';
 import { ConsultService } from './consult/consult-service.ts';
 import { Supervisor } from './consult/supervisor.ts';
+import { JobService } from './jobs/job-service.ts';
+import { JobStore } from './jobs/job-store.ts';
 import type { Logger } from './log.ts';
 import { createDispatcher } from './mcp/dispatch.ts';
 import { serveSession } from './mcp/session.ts';
@@ -50,6 +53,8 @@ export type ServerOptions = {
  * `initialize`; a client that never finishes the handshake gets them after this delay.
  */
 const METRICS_START_FALLBACK_MS = 1000;
+/** Finished jobs kept at most (besides their retention time). */
+const MAX_JOBS = 1000;
 
 export async function startServer(
   options: ServerOptions,
@@ -78,7 +83,6 @@ export async function startServer(
     callLog,
     metrics,
     clock,
-    logPrompts: config.logPrompts,
     onRecorded: (operation) => hooks.afterOperation(operation),
   });
 
@@ -145,6 +149,18 @@ export async function startServer(
   });
   pools.ondraintimeout = (pool) => consults.stopPool(pool);
   const sessions = new SessionStore(config.stateDir, log);
+  const jobs = new JobService({
+    store: new JobStore(config.stateDir, log),
+    consults,
+    recorder,
+    sessions,
+    clock,
+    owner: self(),
+    generation: () => supervisor.generation,
+    logPrompts: config.logPrompts,
+    retentionMs: config.jobRetentionS * 1000,
+    maxJobs: MAX_JOBS,
+  });
 
   // The MCP side: the tool table, the session and the transport.
   let draining = false;
@@ -160,12 +176,13 @@ export async function startServer(
     telemetry,
     metrics,
     callLog,
+    jobs,
     draining: () => draining,
   });
   const callTool = createDispatcher({
     catalog,
     config,
-    consults,
+    jobs,
     sessions,
     recorder,
     supervisor,
@@ -183,6 +200,7 @@ export async function startServer(
     void environment.probe();
     startMetrics();
     tidyUp();
+    jobs.startSweeping();
   };
   if (config.metricsPort !== undefined) {
     setTimeout(startMetrics, METRICS_START_FALLBACK_MS).unref();

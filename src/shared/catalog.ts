@@ -3,149 +3,29 @@
  * Input schemas are valibot; the published JSON Schemas are generated from them once.
  */
 import { toJsonSchema } from '@valibot/to-json-schema';
-import * as v from 'valibot';
+import type * as v from 'valibot';
 import type { Config } from './config.ts';
 import type { ReplayContract } from './replay.ts';
+import {
+  type ConsultArgs,
+  consultSchema,
+  type JobArgs,
+  jobSchema,
+  type ResultArgs,
+  resultSchema,
+  type SnapshotArgs,
+  snapshotSchema,
+} from './tool-schemas.ts';
 
-export type ToolName = 'consult' | 'health_snapshot' | 'telemetry_snapshot';
+export type { ConsultArgs, JobArgs, ResultArgs, SnapshotArgs };
+
+export type ToolName =
+  | 'consult'
+  | 'consult_result'
+  | 'consult_cancel'
+  | 'health_snapshot'
+  | 'telemetry_snapshot';
 export type Dispatch = 'host' | 'worker';
-
-export const MAX_PROMPT_BYTES = 1024 * 1024;
-/** Far beyond any real consult, and a number every CLI parses exactly. */
-export const MAX_TURNS = 10_000;
-
-const RENDERS = ['porcelain', 'json'] as const;
-const DETAILS = ['concise', 'full'] as const;
-export type Render = (typeof RENDERS)[number];
-export type Detail = (typeof DETAILS)[number];
-
-const presentationEntries = {
-  render: v.optional(
-    v.pipe(
-      v.picklist(RENDERS, 'must be "porcelain" or "json"'),
-      v.description('Output rendering. Defaults to porcelain for model-friendly summaries.'),
-    ),
-  ),
-  detail: v.optional(
-    v.pipe(
-      v.picklist(DETAILS, 'must be "concise" or "full"'),
-      v.description(
-        'Output detail level. Concise is the default model-facing summary; full retains more structure.',
-      ),
-    ),
-  ),
-};
-
-const unknownKey = (allowed: readonly string[]) => () =>
-  `unknown argument (allowed: ${allowed.join(', ')})`;
-
-const noNul = (s: string) => !s.includes('\0');
-// A lone surrogate cannot be encoded as UTF-8 (e.g. a path that was not UTF-8 to begin with).
-const wellFormed = (s: string) =>
-  !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
-
-const text = (what: string) =>
-  [
-    v.string('must be a string'),
-    v.check(noNul, `${what} must not contain NUL characters`),
-    v.check(wellFormed, `${what} must be valid Unicode (UTF-8)`),
-  ] as const;
-
-function consultSchema(config: Config) {
-  const keys = [
-    'prompt',
-    'cwd',
-    'max_turns',
-    'model',
-    'max_budget_usd',
-    'session_id',
-    'timeout_s',
-    'render',
-    'detail',
-  ];
-  return v.strictObject(
-    {
-      prompt: v.pipe(
-        ...text('prompt'),
-        v.check((s) => s.trim().length > 0, 'must not be blank'),
-        v.maxBytes(MAX_PROMPT_BYTES, `must be at most ${MAX_PROMPT_BYTES} bytes of UTF-8 (1 MiB)`),
-        v.description(
-          'The question or task for Claude Code. It is sent on stdin, never as a command-line argument.',
-        ),
-      ),
-      cwd: v.optional(
-        v.pipe(
-          ...text('cwd'),
-          v.minLength(1, 'must not be empty'),
-          v.description(
-            'Directory Claude Code works in (and may read). Relative paths resolve against the server directory. Defaults to the server directory, or to the session directory when resuming.',
-          ),
-        ),
-      ),
-      max_turns: v.optional(
-        v.pipe(
-          v.number('must be an integer'),
-          v.integer('must be an integer'),
-          v.minValue(1, 'must be at least 1'),
-          v.maxValue(MAX_TURNS, `must be at most ${MAX_TURNS}`),
-          v.description('Stop after this many agent turns.'),
-        ),
-      ),
-      model: v.optional(
-        v.pipe(
-          ...text('model'),
-          v.minLength(1, 'must not be empty'),
-          v.maxLength(200, 'must be at most 200 characters'),
-          v.regex(
-            /^[^\s-][^\s]*$/,
-            'must be a model alias or name without spaces, not starting with "-"',
-          ),
-          v.description(
-            `Model alias (opus, sonnet, haiku) or full model name.${config.defaultModel === undefined ? '' : ` Defaults to ${config.defaultModel}.`}`,
-          ),
-        ),
-      ),
-      max_budget_usd: v.optional(
-        v.pipe(
-          v.number('must be a number'),
-          v.finite('must be a finite number'),
-          v.gtValue(0, 'must be greater than 0'),
-          v.description('Stop when this consult has spent this many US dollars.'),
-        ),
-      ),
-      session_id: v.optional(
-        v.pipe(
-          v.string('must be a string'),
-          v.uuid('must be a session id (a UUID) returned by an earlier consult'),
-          v.description(
-            'Continue an earlier consult: its session_id. The consult runs in that session’s directory.',
-          ),
-        ),
-      ),
-      timeout_s: v.optional(
-        v.pipe(
-          v.number('must be an integer'),
-          v.integer('must be an integer'),
-          v.minValue(1, 'must be at least 1'),
-          v.maxValue(
-            config.consultTimeoutS,
-            `must be at most ${config.consultTimeoutS} (PHONE_OPUS_CONSULT_TIMEOUT_S)`,
-          ),
-          v.description(
-            `Wall-time limit in seconds (default and maximum ${config.consultTimeoutS}). On expiry the consult is stopped and its session_id returned so it can be resumed.`,
-          ),
-        ),
-      ),
-      ...presentationEntries,
-    },
-    unknownKey(keys),
-  );
-}
-
-const snapshotSchema = v.strictObject(presentationEntries, unknownKey(['render', 'detail']));
-
-export type ConsultArgs = v.InferOutput<ReturnType<typeof consultSchema>>;
-export type SnapshotArgs = v.InferOutput<typeof snapshotSchema>;
 
 export type ToolSpec = {
   readonly name: ToolName;
@@ -155,6 +35,8 @@ export type ToolSpec = {
   readonly replayContract: ReplayContract;
   readonly openWorld: boolean;
   readonly schema: v.GenericSchema;
+  /** May a client ask for this call as an MCP task (2025-11-25 `execution.taskSupport`)? */
+  readonly taskSupport?: 'optional';
 };
 
 /** The MCP `tools/list` entry. */
@@ -163,6 +45,7 @@ export type PublishedTool = {
   readonly title: string;
   readonly description: string;
   readonly inputSchema: { readonly type: 'object'; readonly [key: string]: unknown };
+  readonly execution?: { readonly taskSupport: 'optional' };
   readonly annotations: {
     readonly title: string;
     readonly readOnlyHint: true;
@@ -180,6 +63,8 @@ export type Catalog = {
   readonly specs: ReadonlyMap<ToolName, ToolSpec>;
   readonly consultSchema: ReturnType<typeof consultSchema>;
   readonly snapshotSchema: typeof snapshotSchema;
+  readonly resultSchema: typeof resultSchema;
+  readonly jobSchema: typeof jobSchema;
   readonly published: readonly PublishedTool[];
 };
 
@@ -195,6 +80,27 @@ export function createCatalog(config: Config): Catalog {
       replayContract: config.consultReplay,
       openWorld: true,
       schema: consult,
+      taskSupport: 'optional',
+    },
+    {
+      name: 'consult_result',
+      title: 'Consult result',
+      description:
+        'Get the answer of a consult that returned a pending result (a job_id): waits up to wait_s for it, then returns the answer exactly as consult would have, or the job still pending (call again). Works for jobs started by any phone-opus server of this user, also after a restart.',
+      dispatch: 'host',
+      replayContract: 'convergent',
+      openWorld: false,
+      schema: resultSchema,
+    },
+    {
+      name: 'consult_cancel',
+      title: 'Cancel a consult',
+      description:
+        'Stop a running consult by its job_id (its Claude Code process is ended, the job recorded as cancelled). A finished job is left as it is.',
+      dispatch: 'host',
+      replayContract: 'convergent',
+      openWorld: false,
+      schema: jobSchema,
     },
     {
       name: 'health_snapshot',
@@ -221,6 +127,8 @@ export function createCatalog(config: Config): Catalog {
     specs: new Map(specs.map((s) => [s.name, s])),
     consultSchema: consult,
     snapshotSchema,
+    resultSchema,
+    jobSchema,
     published: specs.map(publish),
   };
 }
@@ -236,6 +144,7 @@ function publish(spec: ToolSpec): PublishedTool {
     title: spec.title,
     description: spec.description,
     inputSchema: { ...schema, type: 'object' },
+    ...(spec.taskSupport === undefined ? {} : { execution: { taskSupport: spec.taskSupport } }),
     annotations: {
       title: spec.title,
       readOnlyHint: true,

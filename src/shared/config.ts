@@ -25,6 +25,10 @@ export type Config = {
   readonly metricsHost: string;
   readonly stateDir: string;
   readonly logPrompts: boolean;
+  /** How long `consult` waits before returning a pending job; undefined = until the end. */
+  readonly defaultWaitS: number | undefined;
+  /** How long finished jobs stay retrievable. @default 86400 */
+  readonly jobRetentionS: number;
   /** Largest answer returned inline; larger ones are saved to a file. @default 16777216 */
   readonly maxAnswerBytes: number;
   /** Canonical directories a consult cwd must lie in; undefined = any directory. */
@@ -49,6 +53,8 @@ export const ENV = {
   logPrompts: 'PHONE_OPUS_LOG_PROMPTS',
   allowedRoots: 'PHONE_OPUS_ALLOWED_ROOTS',
   maxAnswerBytes: 'PHONE_OPUS_MAX_ANSWER_BYTES',
+  defaultWaitS: 'PHONE_OPUS_DEFAULT_WAIT_S',
+  jobRetentionS: 'PHONE_OPUS_JOB_RETENTION_S',
   crashOnceKey: 'PHONE_OPUS_MCP_TEST_WORKER_CRASH_ONCE_KEY',
   forceRolloutKey: 'PHONE_OPUS_MCP_TEST_FORCE_ROLLOUT_KEY',
 } as const;
@@ -154,6 +160,11 @@ export function readConfig(env: Env, cwd: string): Outcome<Config, string> {
         stateDir === undefined ? defaultStateDir(env) : resolve(cwd, noNul(ENV.stateDir, stateDir)),
       logPrompts: flag(env, ENV.logPrompts),
       maxAnswerBytes: integer(env, ENV.maxAnswerBytes, 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+      defaultWaitS:
+        raw(env, ENV.defaultWaitS) === undefined
+          ? undefined
+          : integer(env, ENV.defaultWaitS, 0, 0, 86_400),
+      jobRetentionS: integer(env, ENV.jobRetentionS, 86_400, 60, 30 * 86_400),
       allowedRoots: allowedRoots(env, cwd),
       testHooks: {
         crashOnceKey: raw(env, ENV.crashOnceKey),

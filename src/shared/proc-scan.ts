@@ -114,3 +114,19 @@ export function signalMembers(members: readonly TreeMember[], signal: NodeJS.Sig
   for (const pgid of groups) if (pgid > 1 && pgid !== ownGroup()) signalGroup(pgid, signal);
   return alive;
 }
+
+/**
+ * Is the process that wrote a record (pid and start time; '' = start unknown) still running?
+ * The start time tells it from a later process that got the same pid.
+ */
+export function ownerAlive(owner: { readonly pid: number; readonly start: string }): boolean {
+  const stat = readStat(String(owner.pid));
+  if (!live(stat)) return false;
+  return owner.start === '' || stat.start === owner.start;
+}
+
+/** This process, as `ownerAlive` knows it. */
+export const self = (): { pid: number; start: string } => ({
+  pid: process.pid,
+  start: readStat('self')?.start ?? '',
+});

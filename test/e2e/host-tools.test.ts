@@ -25,6 +25,7 @@ describe('health_snapshot', () => {
       'generation',
       'host_code_changed',
       'in_flight',
+      'jobs',
       'last_fault',
       'max_concurrency',
       'metrics',
@@ -36,6 +37,7 @@ describe('health_snapshot', () => {
       'threads',
       'uptime_ms',
     ]);
+    assert.deepEqual(full['jobs'], { queued: 0, running: 0, retained: 0 });
     assert.deepEqual(full['claude'], {
       path: FAKE_CLAUDE,
       version: '9.9.9 (Fake Claude Code)',

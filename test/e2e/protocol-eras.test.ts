@@ -45,7 +45,7 @@ describe('protocol 2026-07-28 (stateless, no initialize)', () => {
     }[];
     assert.deepEqual(
       tools.map((tool) => tool.name),
-      ['consult', 'health_snapshot', 'telemetry_snapshot'],
+      ['consult', 'consult_result', 'consult_cancel', 'health_snapshot', 'telemetry_snapshot'],
       'a deterministic order',
     );
     assert.equal(tools[0]?.inputSchema['additionalProperties'], false);
@@ -174,7 +174,7 @@ describe('2025-era clients', () => {
       s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       s.send({ jsonrpc: '2.0', id: 'l', method: 'tools/list' });
       const list = resultOf(await s.next((m) => m['id'] === 'l'));
-      assert.equal((list['tools'] as unknown[]).length, 3);
+      assert.equal((list['tools'] as unknown[]).length, 5);
       assert.equal(list['resultType'], undefined, 'the 2025 wire has no resultType');
       s.send({ jsonrpc: '2.0', id: 'p', method: 'ping' });
       assert.deepEqual(resultOf(await s.next((m) => m['id'] === 'p')), {});

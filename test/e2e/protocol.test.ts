@@ -50,7 +50,7 @@ describe('MCP surface over stdio', () => {
       .tools;
     assert.deepEqual(
       tools.map((tool) => tool.name),
-      ['consult', 'health_snapshot', 'telemetry_snapshot'],
+      ['consult', 'consult_result', 'consult_cancel', 'health_snapshot', 'telemetry_snapshot'],
     );
     const annotations = tools.map((tool) => (tool as { annotations?: unknown }).annotations);
     assert.deepEqual(annotations[0], {

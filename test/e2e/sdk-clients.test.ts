@@ -40,7 +40,7 @@ for (const negotiation of ['modern', 'legacy'] as const) {
       const { tools } = await client.listTools();
       assert.deepEqual(
         tools.map((tool) => tool.name),
-        ['consult', 'health_snapshot', 'telemetry_snapshot'],
+        ['consult', 'consult_result', 'consult_cancel', 'health_snapshot', 'telemetry_snapshot'],
       );
       assert.deepEqual(tools[0]?._meta, {
         phoneOpus: { dispatch: 'worker', replayContract: 'never_replay' },

@@ -16,7 +16,7 @@ import type { Clock } from '../clock.ts';
 import type { TaskEvents } from '../pool/task-events.ts';
 import type { KillReason, ProcessTree, TreeRegistry } from '../pool/tree-registry.ts';
 import { ThreadStartError, type WorkerPool } from '../pool/worker-pool.ts';
-import type { ProgressReporter } from './progress.ts';
+import type { ProgressSink } from './progress.ts';
 
 export const CONSULT_OPERATION = 'tools/call:consult';
 /** After a stop is requested, how long the worker gets to answer before its thread is ended. */
@@ -27,7 +27,7 @@ export type ConsultCall = {
   readonly timeoutMs: number;
   /** Aborted when the client cancels the request. */
   readonly signal: AbortSignal;
-  readonly progress: ProgressReporter | undefined;
+  readonly progress: ProgressSink | undefined;
 };
 
 export type AttemptResult =

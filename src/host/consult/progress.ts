@@ -10,7 +10,14 @@ export type SendProgress = (params: {
   message: string;
 }) => Promise<void>;
 
-export class ProgressReporter {
+/** Where a consult's progress goes: its job, which passes it on to every call waiting on it. */
+export type ProgressSink = {
+  /** An attempt was dispatched (1, or 2 for a replay). */
+  readonly started: (attempt: number) => void;
+  readonly event: (event: ProgressEvent) => void;
+};
+
+export class ProgressReporter implements ProgressSink {
   readonly #token: string | number;
   readonly #send: SendProgress;
   readonly #startedAt: number;

@@ -1,24 +1,19 @@
 /**
  * `tools/call`: look the tool up in the one tool table, validate its arguments at the host,
- * answer host tools inline and send consult to the pool; record each call once.
+ * answer host tools inline, hand the consult tools their jobs; record each call once.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import * as v from 'valibot';
 import {
-  type Catalog,
   describeIssues,
   isToolName,
   type SnapshotArgs,
   type ToolName,
 } from '../../shared/catalog.ts';
-import type { Config } from '../../shared/config.ts';
 import { createFault, type FaultRecord, type Site } from '../../shared/fault.ts';
 import { operationKey } from '../../shared/operation.ts';
 import type { Clock } from '../clock.ts';
-import { resolveConsult } from '../consult/consult-input.ts';
-import { consultOutput } from '../consult/consult-output.ts';
-import type { ConsultService } from '../consult/consult-service.ts';
-import { ProgressReporter, type SendProgress } from '../consult/progress.ts';
+import type { SendProgress } from '../consult/progress.ts';
 import type { Supervisor } from '../consult/supervisor.ts';
 import type { CallRecord, Recorder } from '../observability/recorder.ts';
 import {
@@ -28,7 +23,7 @@ import {
   telemetryOutput,
 } from '../observability/snapshots.ts';
 import type { CallOutcome } from '../observability/telemetry.ts';
-import type { SessionStore } from '../state/session-store.ts';
+import { type ConsultToolsDeps, consultTools } from './consult-tools.ts';
 import { faultResult, type Presentation, presentationOf, toCallToolResult } from './render.ts';
 
 export type CallContext = {
@@ -38,11 +33,7 @@ export type CallContext = {
   readonly sendProgress: SendProgress;
 };
 
-export type DispatchDeps = {
-  readonly catalog: Catalog;
-  readonly config: Config;
-  readonly consults: ConsultService;
-  readonly sessions: SessionStore;
+export type DispatchDeps = ConsultToolsDeps & {
   readonly recorder: Recorder;
   readonly supervisor: Supervisor;
   readonly clock: Clock;
@@ -51,19 +42,20 @@ export type DispatchDeps = {
   readonly telemetryView: () => TelemetryView;
 };
 
-type Answer = {
+/** How a tool call ended, for its response and its record. */
+export type Answer = {
   result: CallToolResult;
   outcome: CallOutcome;
   fault?: FaultRecord;
   attempts: number;
+  job_id?: string;
   consult?: CallRecord['consult'];
 };
 
-type Handler = (args: unknown, ctx: CallContext, site: Site) => Promise<Answer>;
+export type Handler = (args: unknown, ctx: CallContext, site: Site) => Promise<Answer>;
 
 export function createDispatcher(deps: DispatchDeps) {
   const { catalog, supervisor, clock } = deps;
-  let inArrivalOrder: Promise<unknown> = Promise.resolve();
 
   const invalid = (site: Site, detail: string): Answer => {
     const fault = createFault('invalid_input', site, detail);
@@ -82,90 +74,12 @@ export function createDispatcher(deps: DispatchDeps) {
       };
     };
 
-  const consult: Handler = async (args, ctx, site) => {
-    const parsed = v.safeParse(catalog.consultSchema, args, { abortEarly: false });
-    if (!parsed.success) return invalid(site, describeIssues(parsed.issues));
-    const input = parsed.output;
-    // Resolution (cwd checks) is asynchronous; chaining it keeps consults in arrival order on
-    // their way to the FIFO admission queue.
-    const resolving = inArrivalOrder.then(() => resolveConsult(input, deps));
-    inArrivalOrder = resolving.catch(() => undefined);
-    const resolved = await resolving;
-    if (!resolved.ok) return invalid(site, resolved.error);
-    const { request, timeoutMs } = resolved.value;
-    const progress =
-      ctx.progressToken === undefined
-        ? undefined
-        : new ProgressReporter(
-            ctx.progressToken,
-            ctx.sendProgress,
-            deps.config.progressIntervalMs,
-            clock.monotonicMs,
-          );
-    try {
-      const outcome = await deps.consults.run({ request, timeoutMs, signal: ctx.signal, progress });
-      const record = (
-        sessionId: string | null,
-        extra: Partial<NonNullable<CallRecord['consult']>> = {},
-      ) => ({
-        prompt: request.prompt,
-        cwd: request.cwd,
-        model: request.model ?? null,
-        cost_usd: null,
-        usage: null,
-        session_id: sessionId,
-        ...extra,
-      });
-      if (outcome.kind === 'cancelled') {
-        // The client cancelled: the SDK sends nothing for an aborted request, as MCP requires.
-        const fault = createFault('cancelled', site, 'the consult was cancelled');
-        return {
-          result: faultResult(fault),
-          outcome: 'cancelled',
-          attempts: outcome.attempts,
-          consult: record(null),
-        };
-      }
-      if (outcome.kind === 'fault') {
-        const sessionId = outcome.fault.hint?.session_id ?? null;
-        if (sessionId !== null) deps.sessions.remember(sessionId, request.cwd);
-        return {
-          result: faultResult(outcome.fault),
-          outcome: outcome.fault.fault.code === 'timeout' ? 'timeout' : 'error',
-          fault: outcome.fault,
-          attempts: outcome.attempts,
-          consult: record(sessionId),
-        };
-      }
-      const value = outcome.value;
-      // Where the CLI really ran (pinned at its start), which is where a resume must run too.
-      if (value.session_id !== null) deps.sessions.remember(value.session_id, value.cwd);
-      const output = consultOutput(value, {
-        cwd: value.cwd,
-        promptChars: request.prompt.length,
-        maxTurns: request.maxTurns ?? null,
-        generation: outcome.generation,
-        attempts: outcome.attempts,
-      });
-      return {
-        result: toCallToolResult(output, presentationOf(input)),
-        outcome: 'ok',
-        attempts: outcome.attempts,
-        consult: record(value.session_id, {
-          cwd: value.cwd,
-          model: value.model,
-          cost_usd: value.total_cost_usd,
-          usage: value.usage,
-        }),
-      };
-    } finally {
-      progress?.close();
-    }
-  };
-
+  const tools = consultTools(deps);
   /** The tool table's handlers: the Record type makes a missing entry a compile error. */
   const handlers: Record<ToolName, Handler> = {
-    consult,
+    consult: tools.consult,
+    consult_result: tools.consultResult,
+    consult_cancel: tools.consultCancel,
     health_snapshot: snapshot((p) => toCallToolResult(healthOutput(deps.health()), p)),
     telemetry_snapshot: snapshot((p) => toCallToolResult(telemetryOutput(deps.telemetryView()), p)),
   };
@@ -212,6 +126,7 @@ export function createDispatcher(deps: DispatchDeps) {
       generation: answer.fault?.fault.generation ?? supervisor.generation,
       attempts: answer.attempts,
       fault: answer.fault,
+      ...(answer.job_id === undefined ? {} : { job_id: answer.job_id }),
       ...(answer.consult === undefined ? {} : { consult: answer.consult }),
     });
     return answer.result;

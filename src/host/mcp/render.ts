@@ -3,8 +3,8 @@
  * JSON as text. Porcelain is line-oriented and deterministic; truncation is always explicit.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { Detail, Render } from '../../shared/catalog.ts';
 import type { FaultRecord } from '../../shared/fault.ts';
+import type { Detail, Render } from '../../shared/tool-schemas.ts';
 
 export type Presentation = { readonly render: Render; readonly detail: Detail };
 

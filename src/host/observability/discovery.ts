@@ -7,7 +7,7 @@
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { readStat } from '../../shared/proc-scan.ts';
+import { ownerAlive } from '../../shared/proc-scan.ts';
 import { writePrivateFileAtomic } from '../state/state-files.ts';
 
 export const discoveryDir = (stateDir: string): string => join(stateDir, 'prometheus');
@@ -70,11 +70,4 @@ export function scrapeAddress(host: string, port: number): string {
   if (host === '0.0.0.0' || host === '') return `127.0.0.1:${port}`;
   if (host === '::') return `[::1]:${port}`;
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Alive, and the same process (not a later one that reused the pid). */
-export function ownerAlive(owner: Owner): boolean {
-  const stat = readStat(String(owner.pid));
-  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return false;
-  return owner.start === '' || stat.start === owner.start;
 }

@@ -7,6 +7,7 @@ import { describeContainment } from '../../shared/containment.ts';
 import type { Clock } from '../clock.ts';
 import type { Admission } from '../consult/admission.ts';
 import type { Supervisor } from '../consult/supervisor.ts';
+import type { JobService } from '../jobs/job-service.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
 import type { Environment } from '../state/environment.ts';
 import type { JsonlWriter } from './jsonl-writer.ts';
@@ -27,6 +28,7 @@ export type HostParts = {
   readonly telemetry: Telemetry;
   readonly metrics: MetricsController;
   readonly callLog: JsonlWriter;
+  readonly jobs: JobService;
   /** Set once shutdown has begun. */
   readonly draining: () => boolean;
 };
@@ -67,6 +69,9 @@ export class HostViews {
       last_fault: supervisor.lastFault,
       claude: environment.claude,
       containment: containment === null ? null : describeContainment(containment),
+      jobs: (({ queued, running, retained }) => ({ queued, running, retained }))(
+        this.#p.jobs.counts(),
+      ),
       metrics: this.#p.metrics.status,
       telemetry_log: this.#p.callLog.status,
     };
@@ -96,6 +101,10 @@ export class HostViews {
       restarts: () => supervisor.restartCount,
       replays: () => telemetry.totals.retries,
       claudeVersion: () => environment.claude?.version ?? null,
+      jobs: () => {
+        const counts = this.#p.jobs.counts();
+        return { queued: counts.queued, running: counts.running, ...counts.byStatus };
+      },
     };
   }
 }

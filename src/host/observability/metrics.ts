@@ -16,6 +16,8 @@ export type MetricSources = {
   readonly replays: () => number;
   /** The Claude CLI's version once probed; null while unknown or when it was not found. */
   readonly claudeVersion: () => string | null;
+  /** Jobs by status: this server's queued and running ones, and the finished ones kept. */
+  readonly jobs: () => Readonly<Record<string, number>>;
 };
 
 export type HostMetrics = {
@@ -86,6 +88,16 @@ export function createMetrics(sources: MetricSources): HostMetrics {
     registers,
     collect() {
       this.set(sources.queued());
+    },
+  });
+  new Gauge({
+    name: 'phone_opus_jobs',
+    help: 'Consult jobs by status: queued and running on this server, and finished ones retained in the state dir.',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [status, count] of Object.entries(sources.jobs())) this.set({ status }, count);
     },
   });
   new Gauge({

@@ -5,14 +5,17 @@
  */
 import type { FaultRecord } from '../../shared/fault.ts';
 import type { Clock } from '../clock.ts';
+import type { JobRecord } from '../jobs/job-record.ts';
 import type { JsonlWriter } from './jsonl-writer.ts';
 import type { MetricsController } from './metrics-controller.ts';
 import { type CallOutcome, protocolMethod, type Telemetry } from './telemetry.ts';
-import { telemetryLine } from './telemetry-log.ts';
+import { type ConsultFacts, consultFactsOf, telemetryLine } from './telemetry-log.ts';
 
 /** Everything known about a finished tool call (the JSONL log's record, SPEC §8). */
 export type CallRecord = {
-  readonly request_id: string | number;
+  readonly request_id: string | number | null;
+  /** The consult job the call started, joined or read. */
+  readonly job_id?: string;
   readonly operation: string;
   readonly tool: string;
   readonly outcome: CallOutcome;
@@ -20,14 +23,8 @@ export type CallRecord = {
   readonly generation: number;
   readonly attempts: number;
   readonly fault: FaultRecord | undefined;
-  readonly consult?: {
-    readonly prompt: string;
-    readonly cwd: string | null;
-    readonly model: string | null;
-    readonly cost_usd: number | null;
-    readonly usage: unknown;
-    readonly session_id: string | null;
-  };
+  /** Only on the one record that reports a job's end (see telemetry-log.ts). */
+  readonly consult?: ConsultFacts;
 };
 
 export type RecorderOptions = {
@@ -35,7 +32,6 @@ export type RecorderOptions = {
   readonly callLog: JsonlWriter;
   readonly metrics: MetricsController;
   readonly clock: Clock;
-  readonly logPrompts: boolean;
   /** After each record (the forced-rollout test hook watches completions). */
   readonly onRecorded?: (operation: string) => void;
 };
@@ -53,14 +49,49 @@ export class Recorder {
     telemetry.complete(record.operation, record.outcome, record.latency_ms, record.fault);
     // A replay is one more dispatch of the same call (SPEC §6.3).
     for (let n = 1; n < record.attempts; n++) telemetry.retry(record.operation);
-    const consult = record.consult;
-    if (consult !== undefined && record.outcome === 'ok') {
-      telemetry.addUsage(consult.model, consult.cost_usd, consult.usage);
-      metrics.consultUsage(consult.model, consult.cost_usd, consult.usage);
-    }
-    callLog.write(telemetryLine(record, { nowMs: clock.nowMs(), logPrompts: this.#o.logPrompts }));
+    this.#usage(record);
+    callLog.write(telemetryLine(record, clock.nowMs()));
     metrics.request(record.operation, record.outcome, record.latency_ms);
     this.#o.onRecorded?.(record.operation);
+  }
+
+  /** A job ended that no call reported: its own record, and its cost and tokens. */
+  jobEnded(job: JobRecord): void {
+    const outcome = job.outcome;
+    const fault = outcome?.kind === 'fault' ? outcome.fault : undefined;
+    const record: CallRecord = {
+      request_id: null,
+      job_id: job.job_id,
+      operation: 'job:consult',
+      tool: 'consult',
+      outcome:
+        fault === undefined
+          ? 'ok'
+          : fault.fault.code === 'cancelled'
+            ? 'cancelled'
+            : fault.fault.code === 'timeout'
+              ? 'timeout'
+              : 'error',
+      latency_ms: job.progress.elapsed_ms,
+      generation:
+        outcome === null
+          ? 1
+          : outcome.kind === 'ok'
+            ? outcome.generation
+            : outcome.fault.fault.generation,
+      attempts: outcome?.attempts ?? 0,
+      fault,
+      consult: consultFactsOf(job),
+    };
+    this.#usage(record);
+    this.#o.callLog.write(telemetryLine(record, this.#o.clock.nowMs()));
+  }
+
+  #usage(record: CallRecord): void {
+    const consult = record.consult;
+    if (consult === undefined || record.outcome !== 'ok') return;
+    this.#o.telemetry.addUsage(consult.model, consult.cost_usd, consult.usage);
+    this.#o.metrics.consultUsage(consult.model, consult.cost_usd, consult.usage);
   }
 
   /** Any other request was answered. */

@@ -26,6 +26,8 @@ export type HealthView = {
   readonly claude: ClaudeInfo | null;
   /** How CLI process trees are held together; null until probed (SPEC §6.4). */
   readonly containment: { readonly mode: ContainmentMode; readonly reason?: string } | null;
+  /** Consult jobs (SPEC §11): this server's queued and running ones, finished ones kept. */
+  readonly jobs: { readonly queued: number; readonly running: number; readonly retained: number };
   readonly metrics: string;
   readonly telemetry_log: string;
 };

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   discoveryDir,
-  ownerAlive,
   pruneDiscoveryFiles,
   removeDiscoveryFile,
   scrapeAddress,
   writeDiscoveryFile,
 } from '../../../src/host/observability/discovery.ts';
-import { readStat } from '../../../src/shared/proc-scan.ts';
+import { ownerAlive, readStat } from '../../../src/shared/proc-scan.ts';
 
 describe('discovery files', () => {
   it('scrapes wildcard binds over loopback and brackets IPv6', () => {

@@ -15,6 +15,7 @@ describe('createMetrics', () => {
       restarts: () => live.restarts,
       replays: () => live.replays,
       claudeVersion: () => claude,
+      jobs: () => ({ running: 1, succeeded: 2 }),
     };
     const metrics = createMetrics(sources);
     createMetrics(sources); // a second instance must not clash (no global registry)
@@ -44,6 +45,8 @@ describe('createMetrics', () => {
     assert.equal(value(s, 'phone_opus_worker_generation'), 3);
     assert.equal(value(s, 'phone_opus_worker_restarts_total'), 2);
     assert.equal(value(s, 'phone_opus_replays_total'), 1);
+    assert.equal(value(s, 'phone_opus_jobs', { status: 'running' }), 1);
+    assert.equal(value(s, 'phone_opus_jobs', { status: 'succeeded' }), 2);
     assert.equal(
       value(s, 'phone_opus_build_info', { version: '1.2.3', claude_version: 'unknown' }),
       1,

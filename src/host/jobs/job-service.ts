@@ -1,0 +1,355 @@
+/**
+ * Durable consults (SPEC §11): every consult is a job, recorded in the state dir from
+ * admission to end, that outlives the call that started it. A call may return while the job
+ * runs on; `consult_result` (from any server sharing the state dir) waits for it; a retry
+ * with the same request key joins it instead of paying twice; a job whose server died is
+ * marked interrupted, never re-run; finished jobs are kept for their retention, then pruned.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createFault } from '../../shared/fault.ts';
+import type { ConsultRequest } from '../../shared/wire.ts';
+import type { Clock } from '../clock.ts';
+import type { ConsultService } from '../consult/consult-service.ts';
+import { CONSULT_OPERATION } from '../consult/invocation.ts';
+import type { ConsultOutcome } from '../consult/outcome-faults.ts';
+import type { ProgressSink } from '../consult/progress.ts';
+import type { Recorder } from '../observability/recorder.ts';
+import type { SessionStore } from '../state/session-store.ts';
+import {
+  isActive,
+  type JobOutcome,
+  type JobRecord,
+  type JobStatus,
+  statusOf,
+} from './job-record.ts';
+import type { JobStore } from './job-store.ts';
+import { LiveJob } from './live-job.ts';
+
+export type JobSpec = {
+  readonly request: ConsultRequest;
+  readonly timeoutMs: number;
+  readonly key: string | null;
+  /** Of the consult's arguments: a key retried with other arguments is refused. */
+  readonly fingerprint: string;
+  readonly render: JobRecord['render'];
+  readonly detail: JobRecord['detail'];
+  /** An MCP task's TTL; otherwise the server's retention. */
+  readonly ttlMs?: number;
+};
+
+export type Submitted =
+  | { readonly kind: 'started'; readonly job: LiveJob }
+  | { readonly kind: 'joined'; readonly jobId: string }
+  | { readonly kind: 'conflict'; readonly jobId: string };
+
+export type JobCounts = {
+  readonly queued: number;
+  readonly running: number;
+  readonly retained: number;
+  /** Finished jobs kept, by status (for the metrics). */
+  readonly byStatus: Readonly<Record<string, number>>;
+};
+
+export type JobServiceDeps = {
+  readonly store: JobStore;
+  readonly consults: ConsultService;
+  readonly recorder: Recorder;
+  readonly sessions: SessionStore;
+  readonly clock: Clock;
+  readonly owner: { readonly pid: number; readonly start: string };
+  readonly generation: () => number;
+  readonly logPrompts: boolean;
+  readonly retentionMs: number;
+  /** At most this many finished jobs are kept (the oldest go first). */
+  readonly maxJobs: number;
+};
+
+/** While nothing signals a change, a waiter re-reads the job this often (owner death, no inotify). */
+const RECHECK_MS = 1000;
+/** How long a cancel waits for the job to end before answering with its state. */
+const CANCEL_WAIT_MS = 3000;
+const SWEEP_EVERY_MS = 10 * 60 * 1000;
+const RECENT_JOBS = 200;
+
+export class JobService {
+  readonly #d: JobServiceDeps;
+  readonly #live = new Map<string, LiveJob>();
+  /** This server's finished jobs whose record could not be saved: still readable here. */
+  readonly #recent = new Map<string, JobRecord>();
+  #retained = new Map<string, JobStatus>();
+  #unwatchCancels: (() => void) | undefined;
+  #cancelCheck: NodeJS.Timeout | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(deps: JobServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** Start a consult as a job, or join the one its request key names. */
+  submit(spec: JobSpec): Submitted {
+    const { request } = spec;
+    const now = new Date(this.#d.clock.nowMs()).toISOString();
+    const record: JobRecord = {
+      version: 1,
+      job_id: randomUUID(),
+      status: 'queued',
+      created_at: now,
+      updated_at: now,
+      ended_at: null,
+      owner: this.#d.owner,
+      cwd: request.cwd,
+      session_id: request.resumeSessionId ?? null,
+      progress: { turns: 0, last_tool: null, elapsed_ms: 0 },
+      request_key: spec.key,
+      fingerprint: spec.fingerprint,
+      prompt_chars: request.prompt.length,
+      prompt_sha256: createHash('sha256').update(request.prompt).digest('hex'),
+      ...(this.#d.logPrompts ? { prompt: request.prompt } : {}),
+      max_turns: request.maxTurns ?? null,
+      render: spec.render,
+      detail: spec.detail,
+      ttl_ms: spec.ttlMs ?? this.#d.retentionMs,
+      outcome: null,
+    };
+    // Written before the key is claimed: whoever finds the key taken also finds its job.
+    const job = new LiveJob(record, (r) => this.#d.store.write(r), this.#d.clock.nowMs);
+    if (spec.key !== null) {
+      const claim = this.#d.store.claimKey(spec.key, record.job_id);
+      if (claim.kind === 'taken') {
+        this.#d.store.remove({ ...record, request_key: null });
+        const holder = this.get(claim.jobId);
+        return holder === undefined || holder.fingerprint === spec.fingerprint
+          ? { kind: 'joined', jobId: claim.jobId }
+          : { kind: 'conflict', jobId: claim.jobId };
+      }
+    }
+    this.#live.set(job.id, job);
+    this.#watchCancels();
+    void this.#run(job, spec);
+    return { kind: 'started', job };
+  }
+
+  /** The job (this server's, or any other's from disk), or undefined if unknown or pruned. */
+  get(jobId: string): JobRecord | undefined {
+    const live = this.#live.get(jobId);
+    if (live !== undefined) return live.record;
+    const record = this.#d.store.read(jobId) ?? this.#recent.get(jobId);
+    if (record !== undefined && this.#d.store.orphaned(record)) return this.#interrupt(record);
+    return record;
+  }
+
+  /**
+   * Wait until the job ends, `waitMs` passes or `signal` aborts; resolves with the job as it
+   * then is (undefined if unknown). `progress` follows the consult meanwhile (own jobs).
+   */
+  async wait(
+    jobId: string,
+    waitMs: number,
+    options: { signal?: AbortSignal; progress?: ProgressSink } = {},
+  ): Promise<JobRecord | undefined> {
+    const first = this.get(jobId);
+    if (first === undefined || !isActive(first.status) || waitMs <= 0) return first;
+    const live = this.#live.get(jobId);
+    await new Promise<void>((resolve) => {
+      const cleanups: (() => void)[] = [];
+      const done = () => {
+        for (const cleanup of cleanups) cleanup();
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      cleanups.push(() => clearTimeout(timer));
+      if (options.signal !== undefined) {
+        const signal = options.signal;
+        if (signal.aborted) return done();
+        signal.addEventListener('abort', done, { once: true });
+        cleanups.push(() => signal.removeEventListener('abort', done));
+      }
+      if (live !== undefined) {
+        cleanups.push(
+          options.progress === undefined ? live.onEnd(done) : live.follow(options.progress, done),
+        );
+        return;
+      }
+      // Another server's job: its file changes when it ends (or its owner may die meanwhile).
+      const check = () => {
+        const now = this.get(jobId);
+        if (now === undefined || !isActive(now.status)) done();
+      };
+      cleanups.push(
+        this.#d.store.watch((change) => {
+          if (change.jobId === jobId && change.kind === 'record') check();
+        }),
+      );
+      const recheck = setInterval(check, RECHECK_MS);
+      cleanups.push(() => clearInterval(recheck));
+    });
+    // One of ours: its record is at hand (no need to read back what was just written).
+    return live?.record ?? this.get(jobId);
+  }
+
+  /**
+   * Stop a job (this server's at once; another's through its owner) and wait, briefly, for it
+   * to end. A finished job is left as it is. Undefined if the job is unknown.
+   */
+  async cancel(jobId: string): Promise<JobRecord | undefined> {
+    const record = this.get(jobId);
+    if (record === undefined || !isActive(record.status)) return record;
+    const live = this.#live.get(jobId);
+    if (live !== undefined) live.abort.abort();
+    else this.#d.store.requestCancel(jobId);
+    return this.wait(jobId, CANCEL_WAIT_MS);
+  }
+
+  /** Every retained job, newest first (MCP tasks/list). */
+  list(): JobRecord[] {
+    return this.#d.store.list().map((record) => this.get(record.job_id) ?? record);
+  }
+
+  counts(): JobCounts {
+    let queued = 0;
+    let running = 0;
+    for (const job of this.#live.values()) {
+      if (job.record.status === 'queued') queued += 1;
+      else if (job.record.status === 'running') running += 1;
+    }
+    const byStatus: Record<string, number> = {};
+    for (const status of this.#retained.values()) byStatus[status] = (byStatus[status] ?? 0) + 1;
+    return { queued, running, retained: this.#retained.size, byStatus };
+  }
+
+  /** Prune expired jobs, mark orphans interrupted; then again every few minutes. */
+  startSweeping(): void {
+    this.sweep();
+    this.#sweeper ??= setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.#sweeper.unref();
+  }
+
+  sweep(): void {
+    const now = this.#d.clock.nowMs();
+    const finished: JobRecord[] = [];
+    for (const listed of this.#d.store.list()) {
+      const record = this.get(listed.job_id) ?? listed;
+      if (isActive(record.status)) continue;
+      const ended = Date.parse(record.ended_at ?? record.updated_at);
+      if (now - ended > record.ttl_ms) this.#d.store.remove(record);
+      else finished.push(record);
+    }
+    // Newest first: past the cap, the oldest go.
+    for (const record of finished.slice(this.#d.maxJobs)) this.#d.store.remove(record);
+    this.#retained = new Map(
+      finished.slice(0, this.#d.maxJobs).map((record) => [record.job_id, record.status]),
+    );
+  }
+
+  close(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#stopWatchingCancels();
+  }
+
+  async #run(job: LiveJob, spec: JobSpec): Promise<void> {
+    let outcome: ConsultOutcome;
+    try {
+      outcome = await this.#d.consults.run({
+        request: spec.request,
+        timeoutMs: spec.timeoutMs,
+        signal: job.abort.signal,
+        progress: job,
+      });
+    } catch (error) {
+      outcome = {
+        kind: 'fault',
+        fault: createFault(
+          'internal_failure',
+          this.#site(),
+          `internal error: ${(error as Error).message}`,
+        ),
+        attempts: 0,
+      };
+    }
+    const ended = this.#jobOutcome(outcome);
+    const sessionId =
+      ended.kind === 'ok' ? ended.value.session_id : (ended.fault.hint?.session_id ?? null);
+    // Where the CLI really ran is where a resume must run too.
+    const cwd = ended.kind === 'ok' ? ended.value.cwd : spec.request.cwd;
+    if (sessionId !== null) this.#d.sessions.remember(sessionId, cwd);
+    job.end(statusOf(ended), ended, sessionId);
+    this.#recent.set(job.id, job.record);
+    if (this.#recent.size > RECENT_JOBS)
+      this.#recent.delete(this.#recent.keys().next().value ?? '');
+    this.#live.delete(job.id);
+    this.#retained.set(job.id, job.record.status);
+    if (this.#live.size === 0) this.#stopWatchingCancels();
+    // A job its starting call still waits for is recorded with that call (its consult facts).
+    if (!job.starterWaiting) this.#d.recorder.jobEnded(job.record);
+  }
+
+  #jobOutcome(outcome: ConsultOutcome): JobOutcome {
+    if (outcome.kind !== 'cancelled') return outcome;
+    const fault = createFault('cancelled', this.#site(), 'the consult was cancelled');
+    return { kind: 'fault', fault, attempts: outcome.attempts };
+  }
+
+  /** A job whose server is gone: never re-run, its session named so it can be resumed. */
+  #interrupt(record: JobRecord): JobRecord {
+    const sessionId = record.session_id;
+    const fault = createFault(
+      'outcome_unknown',
+      this.#site(),
+      `the server that ran this consult (pid ${record.owner.pid}) is gone; the consult may have run and cost money, and it was not re-run`,
+      {
+        hint: {
+          ...(sessionId === null ? {} : { session_id: sessionId }),
+          num_turns: record.progress.turns,
+          message:
+            sessionId === null
+              ? 're-issue the consult if you still need the answer.'
+              : `resume it with consult {session_id: "${sessionId}"} to continue where it stopped.`,
+        },
+      },
+    );
+    const now = new Date(this.#d.clock.nowMs()).toISOString();
+    const interrupted: JobRecord = {
+      ...record,
+      status: 'interrupted',
+      outcome: { kind: 'fault', fault, attempts: 1 },
+      ended_at: now,
+      updated_at: now,
+    };
+    this.#d.store.write(interrupted);
+    this.#retained.set(record.job_id, 'interrupted');
+    this.#d.recorder.jobEnded(interrupted);
+    return interrupted;
+  }
+
+  #site() {
+    return {
+      generation: this.#d.generation(),
+      stage: 'host' as const,
+      operation: CONSULT_OPERATION,
+    };
+  }
+
+  /** Another server may ask to stop one of ours (a `.cancel` marker): heed it within a second. */
+  #watchCancels(): void {
+    if (this.#unwatchCancels !== undefined) return;
+    const heed = (jobId: string) => {
+      const live = this.#live.get(jobId);
+      if (live !== undefined && this.#d.store.cancelRequested(jobId)) live.abort.abort();
+    };
+    this.#unwatchCancels = this.#d.store.watch((change) => {
+      if (change.kind === 'cancel') heed(change.jobId);
+    });
+    // Without inotify (or a lost event) the markers are still found.
+    this.#cancelCheck = setInterval(() => {
+      for (const jobId of this.#live.keys()) heed(jobId);
+    }, RECHECK_MS);
+    this.#cancelCheck.unref();
+  }
+
+  #stopWatchingCancels(): void {
+    this.#unwatchCancels?.();
+    this.#unwatchCancels = undefined;
+    if (this.#cancelCheck !== undefined) clearInterval(this.#cancelCheck);
+    this.#cancelCheck = undefined;
+  }
+}
