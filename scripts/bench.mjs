@@ -1,4 +1,5 @@
 // `npm run bench [-- --quick] [-- --only NAME,…] [-- --write-doc] [-- --strict] [-- --no-build]`
+// (`--only cold_init_nodes`: cold start on Node 20, 22 and 24, with and without the compile cache)
 // Runs the benchmark suite of shared/docs/performance.md §8 against the built server: every
 // figure next to a floor measured in the same run, interleaved. Prints a table, writes
 // .bench/results-*.json (and .md); with --write-doc (full runs only) also docs/benchmarks.md,
@@ -14,7 +15,7 @@ import { consultOverhead } from '../bench/suites/consult.mjs';
 import { faults } from '../bench/suites/faults.mjs';
 import { hostTools } from '../bench/suites/host-tools.mjs';
 import { memory } from '../bench/suites/memory.mjs';
-import { coldInit } from '../bench/suites/startup.mjs';
+import { coldInit, coldInitNodes } from '../bench/suites/startup.mjs';
 
 const SUITES = {
   cold_init: coldInit,
@@ -23,7 +24,10 @@ const SUITES = {
   concurrency,
   memory,
   faults,
+  cold_init_nodes: coldInitNodes,
 };
+/** Run only when named with --only: cold_init_nodes fetches Node binaries from the registry. */
+const ON_REQUEST = new Set(['cold_init_nodes']);
 
 function parseArgs(argv) {
   const options = { quick: false, only: null, writeDoc: false, strict: false, build: true };
@@ -71,7 +75,7 @@ log(
 
 const rows = [];
 for (const [name, suite] of Object.entries(SUITES)) {
-  if (options.only !== null && !options.only.includes(name)) continue;
+  if (options.only === null ? ON_REQUEST.has(name) : !options.only.includes(name)) continue;
   try {
     rows.push(...(await suite({ quick: options.quick, log })));
   } catch (error) {
@@ -84,7 +88,7 @@ const elapsedS = (performance.now() - clock) / 1000;
 const results = {
   date: startedAt.toISOString(),
   mode: options.quick ? 'quick' : 'full',
-  suites: options.only ?? Object.keys(SUITES),
+  suites: options.only ?? Object.keys(SUITES).filter((name) => !ON_REQUEST.has(name)),
   elapsed_s: Number(elapsedS.toFixed(1)),
   machine: { ...machineBefore, loadavg_after: machine().loadavg },
   rows,

@@ -55,6 +55,7 @@ npm run bench -- --quick         # fewer runs and variants, under 2 minutes
 npm run bench -- --only consult,faults   # suites: cold_init, host_tools, consult, concurrency, memory, faults
 npm run bench -- --write-doc     # full run, then rewrite this file
 npm run bench -- --strict        # exit 1 when a target is missed (for a perf job)
+npm run bench -- --only cold_init_nodes   # cold start on Node 20, 22, 24, with and without the compile cache
 \`\`\`
 
 Every run builds \`dist/\` first (\`--no-build\` skips it) and writes \`.bench/results-<date>.json\`

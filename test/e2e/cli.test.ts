@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import pkg from '../../package.json' with { type: 'json' };
 import { BIN } from '../support/paths.ts';
 
+// A HOME of its own: on Node 22 and later the server keeps its compile cache under it.
+const home = mkdtempSync(join(tmpdir(), 'phone-opus-cli-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
 const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: '/tmp', ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, ...env },
     input: '',
     encoding: 'utf8',
     timeout: 20_000,

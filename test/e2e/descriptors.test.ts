@@ -17,6 +17,7 @@ const health = async (server: {
         state: string;
         generation: number;
         last_fault: { fault: { code: string } } | null;
+        claude: { version: string | null } | null;
       };
     }
   ).structuredContent;
@@ -76,6 +77,12 @@ describe('file descriptors', () => {
         .trim()
         .split(/\s+/);
     const [soft, hard] = limit();
+    // After start the server asks the CLI for its version in the background; that child holds
+    // up to 8 descriptors until it exits. Freed after the count below, they would let the pool
+    // and a thread start and the CLI's spawn fail instead (seen on Node 24, where the fake CLI
+    // starts more slowly): wait for the answer first.
+    for (let i = 0; i < 200 && (await health(server)).claude === null; i++) await sleep(50);
+    assert.notEqual((await health(server)).claude, null, 'the CLI version probe finished');
     // No descriptor left for anything new: the first consult cannot load the pool.
     execFileSync('prlimit', [
       '--pid',
@@ -86,7 +93,7 @@ describe('file descriptors', () => {
     assert.equal(failed.isError, true);
     const f = faultOf(failed as never);
     assert.equal(f.fault.code, 'process_failure', f.fault.detail);
-    assert.equal(f.retryable, true);
+    assert.equal(f.retryable, true, f.fault.detail);
     // Where it ran out depends on how many descriptors were free: loading the pool, starting a
     // thread, or the worker's own files. Each is a retryable process failure, not a lost thread.
     assert.match(f.fault.detail, /nothing ran|out of file descriptors/);
