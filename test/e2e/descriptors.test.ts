@@ -81,8 +81,13 @@ describe('file descriptors', () => {
     // up to 8 descriptors until it exits. Freed after the count below, they would let the pool
     // and a thread start and the CLI's spawn fail instead (seen on Node 24, where the fake CLI
     // starts more slowly): wait for the answer first.
-    for (let i = 0; i < 200 && (await health(server)).claude === null; i++) await sleep(50);
-    assert.notEqual((await health(server)).claude, null, 'the CLI version probe finished');
+    const probed = await waitFor(
+      () => health(server),
+      (h) => h.claude !== null,
+      10_000,
+      50,
+    );
+    assert.notEqual(probed.claude, null, 'the CLI version probe finished');
     // No descriptor left for anything new: the first consult cannot load the pool.
     execFileSync('prlimit', [
       '--pid',
