@@ -28,6 +28,7 @@ import { Telemetry } from './observability/telemetry.ts';
 import { PoolManager } from './pool/pool-manager.ts';
 import { TaskEvents } from './pool/task-events.ts';
 import { TreeRegistry } from './pool/tree-registry.ts';
+import { locatePiscina } from './pool/worker-pool.ts';
 import { createShutdown } from './shutdown.ts';
 import { Environment } from './state/environment.ts';
 import { housekeeping } from './state/housekeeping.ts';
@@ -197,6 +198,7 @@ export async function startServer(
   const startMetrics = () =>
     void metrics.start({ sources: views.metricSources(), health: () => views.health() });
   transport.onopened = () => {
+    locatePiscina();
     void environment.probe();
     startMetrics();
     tidyUp();

@@ -273,9 +273,11 @@ export class JobService {
     const cwd = ended.kind === 'ok' ? ended.value.cwd : spec.request.cwd;
     if (sessionId !== null) this.#d.sessions.remember(sessionId, cwd);
     job.end(statusOf(ended), ended, sessionId);
-    this.#recent.set(job.id, job.record);
-    if (this.#recent.size > RECENT_JOBS)
-      this.#recent.delete(this.#recent.keys().next().value ?? '');
+    if (!job.saved) {
+      this.#recent.set(job.id, job.record);
+      if (this.#recent.size > RECENT_JOBS)
+        this.#recent.delete(this.#recent.keys().next().value ?? '');
+    }
     this.#live.delete(job.id);
     this.#retained.set(job.id, job.record.status);
     if (this.#live.size === 0) this.#stopWatchingCancels();

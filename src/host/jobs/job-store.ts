@@ -19,7 +19,7 @@ import {
 import { join } from 'node:path';
 import { ownerAlive } from '../../shared/proc-scan.ts';
 import type { Logger } from '../log.ts';
-import { writePrivateFileAtomic } from '../state/state-files.ts';
+import { writePrivateFileAtomic, writePrivateJsonAtomic } from '../state/state-files.ts';
 import { isActive, type JobRecord, parseJobRecord } from './job-record.ts';
 
 export type JobChange = { readonly jobId: string; readonly kind: 'record' | 'cancel' };
@@ -43,7 +43,7 @@ export class JobStore {
   /** Save the record; false when it could not be (the job still runs, only not durably). */
   write(record: JobRecord): boolean {
     try {
-      writePrivateFileAtomic(this.#path(record.job_id), `${JSON.stringify(record)}\n`);
+      writePrivateJsonAtomic(this.#path(record.job_id), record);
       return true;
     } catch (error) {
       // A job that cannot be saved still runs and answers its call; only its durability is lost.

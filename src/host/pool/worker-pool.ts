@@ -31,13 +31,22 @@ export type WorkerPoolOptions = {
 let PiscinaClass: typeof Piscina | undefined;
 
 /**
- * piscina costs ~40 ms to load: the first consult pays it, never the server's start-up.
- * Loaded with require(), not import(): a failed ESM import is cached for the life of the
- * process, so one transient descriptor shortage (EMFILE) would break every later consult;
- * require() tries again next time.
+ * piscina costs ~40 ms to load: the first consult pays it, never the server's start-up. It is
+ * loaded by its resolved path, found beforehand (`locatePiscina`, right after the session
+ * opens): module resolution caches a package.json it could not read, so resolving during a
+ * descriptor shortage (EMFILE) would break every later consult; a load by path fails that
+ * once and works on the next try.
  */
+let piscinaPath: string | undefined;
+
+export function locatePiscina(): void {
+  piscinaPath ??= createRequire(import.meta.url).resolve('piscina');
+}
+
 export function loadPiscina(): void {
-  PiscinaClass ??= (createRequire(import.meta.url)('piscina') as typeof import('piscina')).Piscina;
+  if (PiscinaClass !== undefined) return;
+  const load = createRequire(import.meta.url);
+  PiscinaClass = (load(piscinaPath ?? 'piscina') as typeof import('piscina')).Piscina;
 }
 
 export class ThreadLostError extends Error {
