@@ -180,7 +180,7 @@ export async function startServer(
     jobs,
     draining: () => draining,
   });
-  const callTool = createDispatcher({
+  const dispatcher = createDispatcher({
     catalog,
     config,
     jobs,
@@ -237,7 +237,7 @@ export async function startServer(
   transport.onanswered = (method, latencyMs, error) => {
     if (method !== 'tools/call') recorder.protocol(method, latencyMs, error);
   };
-  serveSession({ version: options.version, catalog, callTool, transport });
+  serveSession({ version: options.version, catalog, dispatcher, jobs, transport });
   return { shutdown };
 }
 

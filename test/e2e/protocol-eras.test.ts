@@ -29,7 +29,11 @@ describe('protocol 2026-07-28 (stateless, no initialize)', () => {
     s.send(modern('d', 'server/discover'));
     const discover = resultOf(await s.next((m) => m['id'] === 'd'));
     assert.ok((discover['supportedVersions'] as string[]).includes('2026-07-28'));
-    assert.deepEqual(discover['capabilities'], { tools: { listChanged: false }, logging: {} });
+    assert.deepEqual(discover['capabilities'], {
+      tools: { listChanged: false },
+      logging: {},
+      extensions: { 'io.modelcontextprotocol/tasks': {} },
+    });
     assert.match(String(discover['instructions']), /read-only/);
     assert.equal(discover['resultType'], 'complete');
     assert.deepEqual(

@@ -15,6 +15,7 @@ import { operationKey } from '../../shared/operation.ts';
 import type { Clock } from '../clock.ts';
 import type { SendProgress } from '../consult/progress.ts';
 import type { Supervisor } from '../consult/supervisor.ts';
+import type { JobRecord } from '../jobs/job-record.ts';
 import type { CallRecord, Recorder } from '../observability/recorder.ts';
 import {
   type HealthView,
@@ -84,11 +85,12 @@ export function createDispatcher(deps: DispatchDeps) {
     telemetry_snapshot: snapshot((p) => toCallToolResult(telemetryOutput(deps.telemetryView()), p)),
   };
 
-  return async function callTool(
+  /** Run one handler as one call: its fault is remembered, the call recorded once. */
+  async function run(
     name: string,
-    args: unknown,
     ctx: CallContext,
-  ): Promise<CallToolResult> {
+    handler: (site: Site) => Promise<Answer>,
+  ): Promise<Answer> {
     const known = isToolName(catalog, name);
     // Unknown names share one telemetry key, so stray names cannot grow the table without bound.
     const operation = known ? operationKey('tools/call', name) : 'tools/call';
@@ -101,17 +103,14 @@ export function createDispatcher(deps: DispatchDeps) {
     let answer: Answer;
     try {
       answer = known
-        ? await handlers[name](args ?? {}, ctx, site)
+        ? await handler(site)
         : invalid(
             site,
             `unknown tool \`${name}\` (available: ${[...catalog.specs.keys()].join(', ')})`,
           );
     } catch (error) {
-      const fault = createFault(
-        'internal_failure',
-        site,
-        `internal error: ${(error as Error).message}`,
-      );
+      const message = `internal error: ${(error as Error).message}`;
+      const fault = createFault('internal_failure', site, message);
       answer = { result: faultResult(fault), outcome: 'error', fault, attempts: 0 };
     }
     const latency = clock.monotonicMs() - started;
@@ -129,6 +128,38 @@ export function createDispatcher(deps: DispatchDeps) {
       ...(answer.job_id === undefined ? {} : { job_id: answer.job_id }),
       ...(answer.consult === undefined ? {} : { consult: answer.consult }),
     });
-    return answer.result;
+    return answer;
+  }
+
+  return {
+    callTool: async (name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> =>
+      (await run(name, ctx, (site) => handlers[name as ToolName](args ?? {}, ctx, site))).result,
+    /**
+     * A consult asked for as an MCP task: its job, started (or joined) and not waited for; a
+     * refusal (or any other tool) answers as a plain call.
+     */
+    startTask: async (
+      name: string,
+      args: unknown,
+      ctx: CallContext,
+      ttlMs: number | undefined,
+    ): Promise<{ job: JobRecord } | { result: CallToolResult }> => {
+      if (name !== 'consult') {
+        const answer = await run(name, ctx, (site) =>
+          handlers[name as ToolName](args ?? {}, ctx, site),
+        );
+        return { result: answer.result };
+      }
+      let job: JobRecord | undefined;
+      const answer = await run(name, ctx, async (site) => {
+        const started = await tools.startTask(args ?? {}, site, ttlMs);
+        if ('refused' in started) return started.refused;
+        job = started.job;
+        return { result: { content: [] }, outcome: 'ok', attempts: 0, job_id: job.job_id };
+      });
+      return job === undefined ? { result: answer.result } : { job };
+    },
   };
 }
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;
