@@ -210,6 +210,7 @@ export async function startServer(
 
   const stop = createShutdown({
     consults,
+    jobs,
     registry,
     pools,
     callLog,

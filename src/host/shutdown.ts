@@ -6,6 +6,7 @@
  */
 import type { Clock } from './clock.ts';
 import type { ConsultService } from './consult/consult-service.ts';
+import type { JobService } from './jobs/job-service.ts';
 import type { Logger } from './log.ts';
 import type { GuardedStdioTransport } from './mcp/stdio-transport.ts';
 import type { JsonlWriter } from './observability/jsonl-writer.ts';
@@ -21,6 +22,7 @@ const SETTLE_MS = 1000;
 
 export type ShutdownParts = {
   readonly consults: ConsultService;
+  readonly jobs: JobService;
   readonly registry: TreeRegistry;
   readonly pools: PoolManager;
   readonly callLog: JsonlWriter;
@@ -48,6 +50,7 @@ async function shutdown(p: ShutdownParts, reason: string): Promise<void> {
     p.exit(0);
   }, SHUTDOWN_HARD_MS);
   hard.unref();
+  p.jobs.beginShutdown();
   p.consults.beginShutdown();
   await registry.stopAll('shutdown', KILL_GRACE_MS);
   const settleBy = clock.monotonicMs() + SETTLE_MS;
@@ -59,6 +62,7 @@ async function shutdown(p: ShutdownParts, reason: string): Promise<void> {
   }
   await p.pools.destroy();
   registry.killAllNow();
+  p.jobs.close();
   p.callLog.close();
   await p.metrics.close().catch(() => {});
   // Answers waiting for a slow client are delivered if it still reads.

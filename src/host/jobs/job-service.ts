@@ -80,6 +80,7 @@ export class JobService {
   #unwatchCancels: (() => void) | undefined;
   #cancelCheck: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
+  #shuttingDown = false;
 
   constructor(deps: JobServiceDeps) {
     this.#d = deps;
@@ -113,15 +114,16 @@ export class JobService {
     };
     // Written before the key is claimed: whoever finds the key taken also finds its job.
     const job = new LiveJob(record, (r) => this.#d.store.write(r), this.#d.clock.nowMs);
-    if (spec.key !== null) {
+    // A key whose job has just expired is released on the way (get), and claimed again.
+    for (let tries = 0; spec.key !== null && tries < 2; tries++) {
       const claim = this.#d.store.claimKey(spec.key, record.job_id);
-      if (claim.kind === 'taken') {
-        this.#d.store.remove({ ...record, request_key: null });
-        const holder = this.get(claim.jobId);
-        return holder === undefined || holder.fingerprint === spec.fingerprint
-          ? { kind: 'joined', jobId: claim.jobId }
-          : { kind: 'conflict', jobId: claim.jobId };
-      }
+      if (claim.kind === 'claimed') break;
+      const holder = this.get(claim.jobId);
+      if (holder === undefined && tries === 0) continue;
+      this.#d.store.remove({ ...record, request_key: null });
+      return holder === undefined || holder.fingerprint === spec.fingerprint
+        ? { kind: 'joined', jobId: claim.jobId }
+        : { kind: 'conflict', jobId: claim.jobId };
     }
     this.#live.set(job.id, job);
     this.#watchCancels();
@@ -133,9 +135,34 @@ export class JobService {
   get(jobId: string): JobRecord | undefined {
     const live = this.#live.get(jobId);
     if (live !== undefined) return live.record;
-    const record = this.#d.store.read(jobId) ?? this.#recent.get(jobId);
-    if (record !== undefined && this.#d.store.orphaned(record)) return this.#interrupt(record);
+    return this.#current(this.#d.store.read(jobId) ?? this.#recent.get(jobId));
+  }
+
+  /** A job as read, brought up to date: an orphan is interrupted, an expired job is gone. */
+  #current(record: JobRecord | undefined): JobRecord | undefined {
+    if (record === undefined) return undefined;
+    const live = this.#live.get(record.job_id);
+    if (live !== undefined) return live.record;
+    if (this.#d.store.orphaned(record)) return this.#interrupt(record);
+    // Past its retention (or its task's TTL) a job is gone, sweep or not.
+    if (this.#expired(record, this.#d.clock.nowMs())) {
+      this.#forget(record);
+      return undefined;
+    }
     return record;
+  }
+
+  #expired(record: JobRecord, now: number): boolean {
+    return (
+      !isActive(record.status) &&
+      now - Date.parse(record.ended_at ?? record.updated_at) > record.ttl_ms
+    );
+  }
+
+  #forget(record: JobRecord): void {
+    this.#d.store.remove(record);
+    this.#recent.delete(record.job_id);
+    this.#retained.delete(record.job_id);
   }
 
   /**
@@ -202,7 +229,7 @@ export class JobService {
 
   /** Every retained job, newest first (MCP tasks/list). */
   list(): JobRecord[] {
-    return this.#d.store.list().map((record) => this.get(record.job_id) ?? record);
+    return this.#d.store.list().flatMap((record) => this.#current(record) ?? []);
   }
 
   counts(): JobCounts {
@@ -225,20 +252,19 @@ export class JobService {
   }
 
   sweep(): void {
-    const now = this.#d.clock.nowMs();
     const finished: JobRecord[] = [];
-    for (const listed of this.#d.store.list()) {
-      const record = this.get(listed.job_id) ?? listed;
-      if (isActive(record.status)) continue;
-      const ended = Date.parse(record.ended_at ?? record.updated_at);
-      if (now - ended > record.ttl_ms) this.#d.store.remove(record);
-      else finished.push(record);
-    }
+    // Orphans are marked interrupted, expired jobs removed, on the way.
+    for (const record of this.list()) if (!isActive(record.status)) finished.push(record);
     // Newest first: past the cap, the oldest go.
-    for (const record of finished.slice(this.#d.maxJobs)) this.#d.store.remove(record);
+    for (const record of finished.slice(this.#d.maxJobs)) this.#forget(record);
     this.#retained = new Map(
       finished.slice(0, this.#d.maxJobs).map((record) => [record.job_id, record.status]),
     );
+  }
+
+  /** The server is going away: the jobs it stops now end as interrupted. */
+  beginShutdown(): void {
+    this.#shuttingDown = true;
   }
 
   close(): void {
@@ -272,7 +298,12 @@ export class JobService {
     // Where the CLI really ran is where a resume must run too.
     const cwd = ended.kind === 'ok' ? ended.value.cwd : spec.request.cwd;
     if (sessionId !== null) this.#d.sessions.remember(sessionId, cwd);
-    job.end(statusOf(ended), ended, sessionId);
+    // Stopped because this server is going away: interrupted, like a job whose server died.
+    const stoppedByShutdown =
+      this.#shuttingDown &&
+      ended.kind === 'fault' &&
+      ended.fault.fault.code === 'transport_failure';
+    job.end(stoppedByShutdown ? 'interrupted' : statusOf(ended), ended, sessionId);
     if (!job.saved) {
       this.#recent.set(job.id, job.record);
       if (this.#recent.size > RECENT_JOBS)

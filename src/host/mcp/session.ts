@@ -14,7 +14,7 @@ import type { Catalog } from '../../shared/catalog.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { CallContext, Dispatcher } from './dispatch.ts';
 import type { GuardedStdioTransport } from './stdio-transport.ts';
-import { TASKS_EXTENSION, task2025, task2026, taskHandlers } from './tasks.ts';
+import { TASKS_EXTENSION, task2025, task2026, taskHandlers, taskTtlMs } from './tasks.ts';
 
 export const SERVER_NAME = 'phone_opus';
 
@@ -84,13 +84,7 @@ function createServer(options: SessionOptions, era: 'legacy' | 'modern'): Server
         ? params.task !== undefined
         : capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
     if (!asTask) return dispatcher.callTool(name, args, call);
-    const ttl = params.task?.ttl;
-    const started = await dispatcher.startTask(
-      name,
-      args,
-      call,
-      typeof ttl === 'number' ? ttl : undefined,
-    );
+    const started = await dispatcher.startTask(name, args, call, taskTtlMs(params.task?.ttl));
     if ('result' in started) return started.result;
     // The SDK checks a 2025 tools/call result as a CallToolResult: `content` goes along.
     return era === 'legacy'

@@ -15,6 +15,12 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const INVALID_PARAMS = -32602;
 const PAGE = 50;
 
+/** A task's TTL as asked (2025: `params.task.ttl`), within a second and thirty days. */
+export function taskTtlMs(ttl: unknown): number | undefined {
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl)) return undefined;
+  return Math.min(Math.max(Math.round(ttl), 1000), 30 * 86_400_000);
+}
+
 /** What a task's status line says. */
 function statusMessage(job: JobRecord): string {
   if (job.status === 'queued') return 'waiting for a free slot';
