@@ -55,7 +55,8 @@ export function task2026(job: JobRecord) {
     lastUpdatedAt: job.updated_at,
     ttlMs: job.ttl_ms,
     pollIntervalMs: POLL_AFTER_MS,
-    ...(status === 'completed' ? { result: resultOf(job) } : {}),
+    // Inlined, the result is a complete 2026 result in its own right.
+    ...(status === 'completed' ? { result: { resultType: 'complete', ...resultOf(job) } } : {}),
   };
 }
 
