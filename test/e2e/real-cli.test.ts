@@ -28,6 +28,7 @@ before(async () => {
     basic: { reply: 'pong from the real CLI' },
     big: { replyBytes: BIG },
     resume: { reply: 'noted' },
+    slow: { reply: 'worth the wait', delayMs: 4000 },
   });
 });
 after(async () => {
@@ -154,6 +155,31 @@ describe('consult with the real Claude Code CLI (offline, fake API)', () => {
     assert.equal(denials[0]?.tool_name, 'Bash');
     assert.equal(denials[0]?.tool_input['command'], 'touch touched.txt');
     assert.match(denials[0]?.tool_use_id ?? '', /^toolu_/);
+  });
+
+  it('returns a pending result after wait_s, and the answer through consult_result', async (t) => {
+    const server = await startTestServer(t, { env: rig.env });
+    const work = rig.workDir('slow');
+    const pending = await server.call('consult', {
+      prompt: `take your time ${tag('slow')}`,
+      cwd: work,
+      wait_s: 1,
+      render: 'json',
+    });
+    assert.equal(pending.isError, undefined, textOf(pending));
+    const status = json(pending);
+    assert.match(String(status['status']), /^(queued|running)$/);
+    const jobId = String(status['job_id']);
+    const answer = await server.call(
+      'consult_result',
+      { job_id: jobId, wait_s: 120, render: 'json' },
+      { timeout: 150_000 },
+    );
+    assert.equal(answer.isError, undefined, textOf(answer));
+    const data = json(answer);
+    assert.equal(data['response'], 'worth the wait');
+    assert.match(String(data['session_id']), /^[0-9a-f-]{36}$/);
+    assert.equal(rig.requestsOf('slow').length, 1, 'the CLI ran once, never restarted');
   });
 
   it(`delivers a ${BIG}-byte answer byte for byte`, async (t) => {
