@@ -37,6 +37,14 @@ type Launch = {
   readonly env: Readonly<Record<string, string>>;
 };
 
+/**
+ * Clients that end a call on a clock of their own, which no setting lengthens: a consult
+ * returns a pending result (and is picked up with consult_result) before that clock runs out
+ * (SPEC §11). Claude Desktop gives up after about 4 min; Cursor's limit is not documented, so
+ * it gets the short wait that suits any client (a longer consult just takes more polls).
+ */
+const DEFAULT_WAIT_S: Partial<Record<ClientName, number>> = { 'claude-desktop': 200, cursor: 50 };
+
 /** GUI apps do not inherit the shell's PATH: they get absolute paths only. */
 const isGui = (client: ClientName) => client === 'cursor' || client === 'claude-desktop';
 
@@ -89,6 +97,8 @@ async function launchFor(
 ): Promise<Launch> {
   const script = binScript();
   const env: Record<string, string> = {};
+  const waitS = DEFAULT_WAIT_S[client];
+  if (waitS !== undefined) env[ENV.defaultWaitS] = String(waitS);
   if (isGui(client)) {
     const claude = await resolveExecutable(claudeBin ?? DEFAULT_CLAUDE_BIN, io.env, io.cwd);
     if (claude.ok) env[ENV.claudeBin] = claude.path;
@@ -187,6 +197,11 @@ function notes(client: ClientName, launch: Launch, toolTimeoutS: number, io: Ini
     if (launch.env[ENV.claudeBin] === undefined)
       out.push(
         `the Claude CLI was not found: add "env": {"${ENV.claudeBin}": "/path/to/claude"} to the entry (apps started from the desktop do not see your shell's PATH)`,
+      );
+    const waitS = DEFAULT_WAIT_S[client];
+    if (waitS !== undefined)
+      out.push(
+        `${client === 'cursor' ? 'Cursor' : 'Claude Desktop'} ends a tool call on its own clock: ${ENV.defaultWaitS}=${waitS} makes a longer consult answer with a job_id after ${waitS} s and keep running; the model then calls consult_result`,
       );
     out.push(`restart ${client === 'cursor' ? 'Cursor' : 'Claude Desktop'} to load the server`);
   }

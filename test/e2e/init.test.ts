@@ -71,8 +71,20 @@ describe('phone-opus init', () => {
         assert.equal(entry.timeout, 1_860_000);
       } else {
         assert.equal(entry.timeout, undefined, client);
-        // Apps started from the desktop do not see the shell's PATH.
-        assert.deepEqual(entry.env, { PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE }, client);
+        // Apps started from the desktop do not see the shell's PATH; their own clock ends a
+        // call, so a long consult answers with a job id before it does.
+        assert.deepEqual(
+          entry.env,
+          {
+            PHONE_OPUS_DEFAULT_WAIT_S: client === 'cursor' ? '50' : '200',
+            PHONE_OPUS_CLAUDE_BIN: FAKE_CLAUDE,
+          },
+          client,
+        );
+        assert.match(
+          result.stderr,
+          /PHONE_OPUS_DEFAULT_WAIT_S=\d+ makes a longer consult answer with a job_id/,
+        );
       }
     }
     const codex = await runCli(['init', '--client=codex'], {
