@@ -14,6 +14,7 @@ import { concurrency } from '../bench/suites/concurrency.mjs';
 import { consultOverhead } from '../bench/suites/consult.mjs';
 import { faults } from '../bench/suites/faults.mjs';
 import { hostTools } from '../bench/suites/host-tools.mjs';
+import { jobs } from '../bench/suites/jobs.mjs';
 import { memory } from '../bench/suites/memory.mjs';
 import { coldInit, coldInitNodes } from '../bench/suites/startup.mjs';
 
@@ -24,6 +25,7 @@ const SUITES = {
   concurrency,
   memory,
   faults,
+  jobs,
   cold_init_nodes: coldInitNodes,
 };
 /** Run only when named with --only: cold_init_nodes fetches Node binaries from the registry. */

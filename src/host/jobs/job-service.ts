@@ -203,8 +203,8 @@ export class JobService {
         if (now === undefined || !isActive(now.status)) done();
       };
       cleanups.push(
-        this.#d.store.watch((change) => {
-          if (change.jobId === jobId && change.kind === 'record') check();
+        this.#d.store.watch((changed) => {
+          if (changed === jobId) check();
         }),
       );
       const recheck = setInterval(check, RECHECK_MS);
@@ -269,7 +269,9 @@ export class JobService {
 
   close(): void {
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
-    this.#stopWatchingCancels();
+    this.#stopCheckingCancels();
+    this.#unwatchCancels?.();
+    this.#unwatchCancels = undefined;
   }
 
   async #run(job: LiveJob, spec: JobSpec): Promise<void> {
@@ -311,7 +313,7 @@ export class JobService {
     }
     this.#live.delete(job.id);
     this.#retained.set(job.id, job.record.status);
-    if (this.#live.size === 0) this.#stopWatchingCancels();
+    if (this.#live.size === 0) this.#stopCheckingCancels();
     // A job its starting call still waits for is recorded with that call (its consult facts).
     if (!job.starterWaiting) this.#d.recorder.jobEnded(job.record);
   }
@@ -362,26 +364,25 @@ export class JobService {
     };
   }
 
-  /** Another server may ask to stop one of ours (a `.cancel` marker): heed it within a second. */
+  /**
+   * Another server may ask to stop one of ours (a `cancel/<job_id>` marker): heed it at once.
+   * The watch stays once set up (an idle watch costs nothing); the re-check that covers a lost
+   * event or a missing inotify runs only while this server has jobs.
+   */
   #watchCancels(): void {
-    if (this.#unwatchCancels !== undefined) return;
     const heed = (jobId: string) => {
       const live = this.#live.get(jobId);
       if (live !== undefined && this.#d.store.cancelRequested(jobId)) live.abort.abort();
     };
-    this.#unwatchCancels = this.#d.store.watch((change) => {
-      if (change.kind === 'cancel') heed(change.jobId);
-    });
-    // Without inotify (or a lost event) the markers are still found.
+    this.#unwatchCancels ??= this.#d.store.watchCancels(heed);
+    if (this.#cancelCheck !== undefined) return;
     this.#cancelCheck = setInterval(() => {
       for (const jobId of this.#live.keys()) heed(jobId);
     }, RECHECK_MS);
     this.#cancelCheck.unref();
   }
 
-  #stopWatchingCancels(): void {
-    this.#unwatchCancels?.();
-    this.#unwatchCancels = undefined;
+  #stopCheckingCancels(): void {
     if (this.#cancelCheck !== undefined) clearInterval(this.#cancelCheck);
     this.#cancelCheck = undefined;
   }

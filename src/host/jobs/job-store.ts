@@ -1,10 +1,11 @@
 /**
  * The jobs directory (SPEC §11): one file per job, `<state>/jobs/<job_id>.json` (0600 in a 0700
  * directory, replaced atomically), shared by every server of the user. Each job has one
- * writer, the server that runs it; the others only read it, ask it to stop (a `<job_id>.cancel`
+ * writer, the server that runs it; the others only read it, ask it to stop (a `cancel/<job_id>`
  * marker), or — once its owner is gone — mark it interrupted. A request key is claimed with an
  * exclusive create (`keys/<sha256>`), so two servers never start the same keyed consult twice.
- * One inotify watch on the directory wakes whoever waits for a job to change.
+ * One inotify watch on the directory wakes whoever waits for a job to change, another on
+ * `cancel/` wakes the owners of running jobs.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -22,28 +23,38 @@ import type { Logger } from '../log.ts';
 import { writePrivateFileAtomic, writePrivateJsonAtomic } from '../state/state-files.ts';
 import { isActive, type JobRecord, parseJobRecord } from './job-record.ts';
 
-export type JobChange = { readonly jobId: string; readonly kind: 'record' | 'cancel' };
+/** Past this many characters of answer and prompt, a record is written in pieces. */
+const LARGE_CHARS = 256 * 1024;
+const isLarge = (record: JobRecord): boolean =>
+  (record.outcome?.kind === 'ok' ? record.outcome.value.response.length : 0) +
+    (record.prompt?.length ?? 0) >
+  LARGE_CHARS;
 
-const JOB_FILE = /^([0-9a-f-]{36})\.(json|cancel)$/;
+const JOB_FILE = /^([0-9a-f-]{36})\.json$/;
+const CANCEL_FILE = /^([0-9a-f-]{36})$/;
 
 export class JobStore {
   readonly dir: string;
   readonly #keys: string;
+  readonly #cancelDir: string;
   readonly #log: Logger;
-  readonly #listeners = new Set<(change: JobChange) => void>();
-  #watcher: FSWatcher | undefined;
+  readonly #records: DirWatch;
+  readonly #cancels: DirWatch;
   #warned = false;
 
   constructor(stateDir: string, log: Logger) {
     this.dir = join(stateDir, 'jobs');
     this.#keys = join(this.dir, 'keys');
+    this.#cancelDir = join(this.dir, 'cancel');
+    this.#records = new DirWatch(this.dir, JOB_FILE);
+    this.#cancels = new DirWatch(this.#cancelDir, CANCEL_FILE);
     this.#log = log;
   }
 
   /** Save the record; false when it could not be (the job still runs, only not durably). */
   write(record: JobRecord): boolean {
     try {
-      writePrivateJsonAtomic(this.#path(record.job_id), record);
+      writePrivateJsonAtomic(this.#path(record.job_id), record, isLarge(record));
       return true;
     } catch (error) {
       // A job that cannot be saved still runs and answers its call; only its durability is lost.
@@ -69,7 +80,7 @@ export class JobStore {
     const records: JobRecord[] = [];
     for (const name of this.#names()) {
       const match = JOB_FILE.exec(name);
-      if (match?.[2] !== 'json') continue;
+      if (match === null) continue;
       const record = this.read(match[1] as string);
       if (record !== undefined) records.push(record);
     }
@@ -142,38 +153,14 @@ export class JobStore {
     }
   }
 
-  /** Be told when a job file or a cancel marker changes (one watch for all listeners). */
-  watch(listener: (change: JobChange) => void): () => void {
-    this.#listeners.add(listener);
-    this.#startWatching();
-    return () => {
-      this.#listeners.delete(listener);
-      if (this.#listeners.size === 0) {
-        this.#watcher?.close();
-        this.#watcher = undefined;
-      }
-    };
+  /** Be told when a job's file changes (one watch on the directory for all listeners). */
+  watch(listener: (jobId: string) => void): () => void {
+    return this.#records.add(listener);
   }
 
-  #startWatching(): void {
-    if (this.#watcher !== undefined) return;
-    try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      this.#watcher = watch(this.dir, { persistent: false }, (_event, name) => {
-        const match = name === null ? null : JOB_FILE.exec(name.toString());
-        if (match === null) return;
-        const change: JobChange = {
-          jobId: match[1] as string,
-          kind: match[2] === 'cancel' ? 'cancel' : 'record',
-        };
-        for (const listener of [...this.#listeners]) listener(change);
-      });
-      this.#watcher.on('error', () => {
-        this.#watcher = undefined; // waiters fall back to their periodic re-read
-      });
-    } catch {
-      // No watch here (no inotify, or the dir is unusable): waiters re-read periodically.
-    }
+  /** Be told when a cancel marker appears (its own directory: job writes do not wake it). */
+  watchCancels(listener: (jobId: string) => void): () => void {
+    return this.#cancels.add(listener);
   }
 
   #names(): string[] {
@@ -189,10 +176,52 @@ export class JobStore {
   }
 
   #cancelPath(jobId: string): string {
-    return join(this.dir, `${jobId}.cancel`);
+    return join(this.#cancelDir, jobId);
   }
 
   #keyPath(key: string): string {
     return join(this.#keys, createHash('sha256').update(key).digest('hex'));
+  }
+}
+
+/** One `fs.watch` on a directory, shared by its listeners, closed when the last one leaves. */
+class DirWatch {
+  readonly #dir: string;
+  readonly #names: RegExp;
+  readonly #listeners = new Set<(jobId: string) => void>();
+  #watcher: FSWatcher | undefined;
+
+  constructor(dir: string, names: RegExp) {
+    this.#dir = dir;
+    this.#names = names;
+  }
+
+  add(listener: (jobId: string) => void): () => void {
+    this.#listeners.add(listener);
+    this.#start();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) {
+        this.#watcher?.close();
+        this.#watcher = undefined;
+      }
+    };
+  }
+
+  #start(): void {
+    if (this.#watcher !== undefined) return;
+    try {
+      mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+      this.#watcher = watch(this.#dir, { persistent: false }, (_event, name) => {
+        const jobId = name === null ? undefined : this.#names.exec(name.toString())?.[1];
+        if (jobId === undefined) return;
+        for (const listener of [...this.#listeners]) listener(jobId);
+      });
+      this.#watcher.on('error', () => {
+        this.#watcher = undefined; // listeners fall back to their periodic re-read
+      });
+    } catch {
+      // No watch here (no inotify, or the dir is unusable): listeners re-read periodically.
+    }
   }
 }

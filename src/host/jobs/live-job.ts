@@ -1,7 +1,8 @@
 /**
- * A job this server runs: its record (written through on every state change, progress at most
- * once a second), the abort that stops its consult, and the calls waiting on it — each gets
- * the consult's progress, starting from where it stands, and a wake-up when it ends.
+ * A job this server runs: its record (saved at admission, when the session is known and at the
+ * end; other changes at most once a second), the abort that stops its consult, and the calls
+ * waiting on it — each gets the consult's progress, from where it stands, and a wake-up when
+ * it ends.
  */
 
 import type { ProgressEvent } from '../../shared/wire.ts';
@@ -23,7 +24,9 @@ export class LiveJob implements ProgressSink {
   readonly #ended = new Set<() => void>();
   #lastSession: ProgressEvent | undefined;
   #lastTurn: ProgressEvent | undefined;
-  #savedAt = 0;
+  #savedAt: number;
+  /** A change not yet saved is saved this soon. */
+  #trailing: NodeJS.Timeout | undefined;
   /** The call that started the job waits for it (its record then carries the consult's facts). */
   starterWaiting = true;
 
@@ -32,6 +35,7 @@ export class LiveJob implements ProgressSink {
     this.#save = save;
     this.#nowMs = nowMs;
     this.#startedAt = nowMs();
+    this.#savedAt = this.#startedAt;
     this.saved = save(record);
   }
 
@@ -63,7 +67,8 @@ export class LiveJob implements ProgressSink {
   }
 
   started(attempt: number): void {
-    if (this.#record.status === 'queued') this.#update({ status: 'running' }, true);
+    // Saved with the session, which follows at once (or within a second anyway).
+    if (this.#record.status === 'queued') this.#update({ status: 'running' }, false);
     for (const sink of this.#sinks) sink.started(attempt);
   }
 
@@ -110,9 +115,14 @@ export class LiveJob implements ProgressSink {
       updated_at: new Date(this.#nowMs()).toISOString(),
     };
     const t = this.#nowMs();
-    if (now || t - this.#savedAt >= PROGRESS_SAVE_MS) {
-      this.#savedAt = t;
-      this.saved = this.#save(this.#record);
-    }
+    if (now || t - this.#savedAt >= PROGRESS_SAVE_MS) this.#flush(t);
+    else this.#trailing ??= setTimeout(() => this.#flush(this.#nowMs()), PROGRESS_SAVE_MS).unref();
+  }
+
+  #flush(t: number): void {
+    if (this.#trailing !== undefined) clearTimeout(this.#trailing);
+    this.#trailing = undefined;
+    this.#savedAt = t;
+    this.saved = this.#save(this.#record);
   }
 }

@@ -3,10 +3,20 @@ import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } 
 import { dirname } from 'node:path';
 
 export function writePrivateFileAtomic(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, content, { mode: 0o600 });
+  inDir(path, () => writeFileSync(temp, content, { mode: 0o600 }));
   renameSync(temp, path);
+}
+
+/** Run `write`; if the directory is missing, create it (0700) and run it again. */
+function inDir<T>(path: string, write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    return write();
+  }
 }
 
 /** Strings longer than this are written in slices of it. */
@@ -15,14 +25,19 @@ const SLICE_CHARS = 32 * 1024;
 const FLUSH_CHARS = 64 * 1024;
 
 /**
- * `JSON.stringify(value)` + '\n', written atomically like `writePrivateFileAtomic`, but in small
- * pieces: a record that holds a megabytes-long answer never becomes one string (each would be
- * garbage the size of the answer, which the heap keeps until a full collection).
+ * `JSON.stringify(value)` + '\n', written atomically like `writePrivateFileAtomic`; when the
+ * caller says the value is `large`, in small pieces: a record that holds a megabytes-long answer
+ * never becomes one string (each would be garbage the size of the answer, which the heap keeps
+ * until a full collection).
  */
-export function writePrivateJsonAtomic(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+export function writePrivateJsonAtomic(path: string, value: unknown, large: boolean): void {
+  // A small record is one string and one write: the common case, and the cheapest.
+  if (!large) {
+    writePrivateFileAtomic(path, `${JSON.stringify(value)}\n`);
+    return;
+  }
   const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
+  const fd = inDir(path, () => openSync(temp, 'w', 0o600));
   try {
     let pending = '';
     const out = (text: string) => {
