@@ -26,7 +26,11 @@ describe('MCP surface over stdio', () => {
     s.send(initialize());
     const result = (await s.next((m) => m['id'] === 1))['result'] as Record<string, unknown>;
     assert.deepEqual(result['serverInfo'], { name: 'phone_opus', version: pkg.version });
-    assert.deepEqual(result['capabilities'], { tools: { listChanged: false }, logging: {} });
+    assert.deepEqual(result['capabilities'], {
+      tools: { listChanged: false },
+      logging: {},
+      tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+    });
     assert.match(String(result['instructions']), /read-only/);
     assert.match(String(result['instructions']), /minutes/);
   });

@@ -80,8 +80,9 @@ export function startRawSession(t: TestContext, env: Record<string, string> = {}
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
+  // 'close', not 'exit': by then everything the server wrote to stdout has been read here.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
