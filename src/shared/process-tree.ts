@@ -6,7 +6,7 @@
  * a grandchild behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants, setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -68,10 +68,25 @@ export const isTransientError = (code: string | undefined): boolean =>
  * relays the prompt on stdin and the command's exit status (128 + n after a signal). In a PID
  * namespace it is PID 1, which receives only the signals it has handlers for (hence the trap)
  * and whose exit makes the kernel kill everything left in the namespace.
+ *
+ * A parent-death signal is armed by the child after its fork (setpriv's, unshare's): a parent
+ * that dies in between leaves the child running with nobody to end it. Both are armed by the
+ * time the guard runs, so it checks that the chain up to the host (its first argument) is still
+ * whole, through `unshare` (the group's leader) in a namespace, and quits if it is not. /proc
+ * shows the host's view of pids in both modes (the namespace gets no /proc of its own); where
+ * /proc is not this process's own view, the host pid is passed empty and the check skipped.
  */
 // An asynchronous command's stdin is /dev/null in a non-interactive shell, so the prompt pipe
 // is passed through fd 3.
-const GUARD_SCRIPT = `trap 'trap - TERM INT HUP; kill -KILL 0' TERM INT HUP; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!; exit $?`;
+const GUARD_SCRIPT = [
+  `trap 'trap - TERM INT HUP; kill -KILL 0' TERM INT HUP`,
+  'host=$1; shift',
+  'if [ -n "$host" ] && read -r _ _ _ up group _ </proc/self/stat; then',
+  '  if [ "$up" = "$group" ]; then read -r _ _ _ up _ </proc/"$group"/stat || up=; fi',
+  '  [ "$up" = "$host" ] || exit 125',
+  'fi',
+  'exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!; exit $?',
+].join('\n');
 
 const isDirectory = (path: string): boolean => {
   try {
@@ -91,6 +106,19 @@ function spawnFailure(error: NodeJS.ErrnoException, cwd: string): SpawnFailure {
   return { code, message: error.message, about };
 }
 
+let ownProc: boolean | undefined;
+/** This process's pid, if /proc shows this process's own pid namespace; else ''. */
+function hostPidForGuard(): string {
+  if (ownProc === undefined) {
+    try {
+      ownProc = readlinkSync('/proc/self') === String(process.pid);
+    } catch {
+      ownProc = false;
+    }
+  }
+  return ownProc ? String(process.pid) : '';
+}
+
 type Launch = { command: string; argv: readonly string[]; guarded: boolean };
 
 function launch(
@@ -104,7 +132,16 @@ function launch(
   // The guard would report a missing command only as exit 127: find it first.
   const found = findExecutable(file, options.env, options.cwd);
   if (!found.ok) return found;
-  const argv = [...prefix, '/bin/sh', '-c', GUARD_SCRIPT, 'phone-opus-guard', found.path, ...args];
+  const argv = [
+    ...prefix,
+    '/bin/sh',
+    '-c',
+    GUARD_SCRIPT,
+    'phone-opus-guard',
+    hostPidForGuard(),
+    found.path,
+    ...args,
+  ];
   return { ok: true, launch: { command, argv, guarded: true } };
 }
 

@@ -90,17 +90,28 @@ export type Terminated = {
   readonly elapsed_ms: number;
 };
 
-export type ConsultReply =
+export type ConsultReply = (
   | { readonly status: 'ok'; readonly value: ConsultSuccess }
   | { readonly status: 'fault'; readonly fault: FaultRecord }
-  | { readonly status: 'terminated'; readonly terminated: Terminated };
+  | { readonly status: 'terminated'; readonly terminated: Terminated }
+) & {
+  /**
+   * How many events the thread posted for this task before replying. Events travel on the
+   * thread's parentPort and the reply on piscina's own port, so the reply may overtake them:
+   * the host listens until it has this many.
+   */
+  readonly events?: number;
+};
 
 /** Live facts about a run, for progress notifications and timeout reports. */
 export type ProgressEvent =
   | { readonly kind: 'session'; readonly session_id: string; readonly model: string | null }
   | { readonly kind: 'turn'; readonly turn: number; readonly tools: readonly string[] };
 
-/** Worker → host, over the thread's parentPort (delivered even if the thread dies next). */
+/**
+ * Worker → host, over the thread's parentPort: in order among themselves, delivered even if the
+ * thread dies next (before its 'exit'), but not ordered against the task's reply.
+ */
 export type WorkerEvent =
   | {
       readonly type: 'spawned';

@@ -19,7 +19,12 @@ const boot = workerData as WorkerBoot;
 // (by us or a dependency) goes to stderr instead.
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
-const post = (event: WorkerEvent): void => parentPort?.postMessage(event);
+/** Events posted per task, reported with the reply (ConsultReply.events). */
+const posted = new Map<number, number>();
+const post = (event: WorkerEvent): void => {
+  posted.set(event.taskId, (posted.get(event.taskId) ?? 0) + 1);
+  parentPort?.postMessage(event);
+};
 
 /** Test hook (SPEC §6.5): end this thread abruptly, as a crash would. */
 const crash = (): never => process.exit(70);
@@ -27,5 +32,10 @@ const crash = (): never => process.exit(70);
 export default async function run(task: WorkerTask): Promise<ConsultReply | PingReply> {
   if (task.kind === 'ping') return { status: 'pong', build: boot.build };
   Atomics.store(new Int32Array(task.pidSlot), STARTED_INDEX, 1);
-  return runConsult(task, boot, post, crash);
+  try {
+    const reply = await runConsult(task, boot, post, crash);
+    return { ...reply, events: posted.get(task.taskId) ?? 0 };
+  } finally {
+    posted.delete(task.taskId);
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -81,6 +81,31 @@ describe('containment', async () => {
     assert.ok(performance.now() - before < 1500, `${performance.now() - before} ms`);
     assert.deepEqual(r.exit, { exitCode: 3, signal: null });
     assert.equal(r.stdout(), 'out\n');
+  });
+
+  it('guard: never runs the command once its chain to the host is broken', async (t) => {
+    if (!isExecutable('/usr/bin/setsid')) return t.skip('no setsid');
+    // A launcher that leaves the guard orphaned, as a host dying between a fork and the child's
+    // parent-death signal would: its own parent-death signal can then never come.
+    const dir = mkdtempSync(join(tmpdir(), 'phone-opus-guard-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const orphaning: Containment = {
+      mode: 'process_group',
+      // (In a session of its own: the host ends the leader's group as the leader goes.)
+      launcher: ['/usr/bin/setsid', '--fork', '/bin/sh', '-c', 'sleep 0.2; exec "$@"', 'orphaning'],
+      reason: 'test',
+    };
+    const ran = join(dir, 'ran');
+    const r = await run(t, orphaning, `touch ${ran}; sleep 1000`);
+    assert.deepEqual(r.exit, { exitCode: 0, signal: null });
+    const left = await waitFor(r.left, (l) => l.length === 0, 5000);
+    assert.deepEqual(left, []);
+    assert.equal(existsSync(ran), false, 'the command ran');
+    // The same launcher without the break runs it (the check is what stopped it).
+    const whole: Containment = { ...orphaning, launcher: ['/bin/sh', '-c', 'exec "$@"', 'whole'] };
+    const ok = await run(t, whole, `touch ${ran}`);
+    assert.deepEqual(ok.exit, { exitCode: 0, signal: null });
+    assert.equal(existsSync(ran), true);
   });
 });
 

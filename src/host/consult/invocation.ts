@@ -177,7 +177,7 @@ class Attempt {
     generation: number,
     crashAfterSpawn: boolean,
   ): Promise<AttemptRecord> {
-    const unsubscribe = this.#deps.events.subscribe(this.#taskId, (event) => this.#event(event));
+    const events = this.#deps.events.subscribe(this.#taskId, (event) => this.#event(event));
     const running = this.pool
       .runConsult(
         {
@@ -198,9 +198,10 @@ class Attempt {
             ? { kind: 'unstarted', message: error.message }
             : { kind: 'lost', message: error.message },
       );
-    // Events keep coming until the worker's task settles, also after a stop ended this call.
-    void running.finally(() => {
-      unsubscribe();
+    // Events keep coming until the worker's task settles (and may trail its reply), also after
+    // a stop ended this call.
+    void running.then((settled) => {
+      events.end(settled.kind === 'reply' ? settled.reply.events : undefined);
       if (this.#backstop !== undefined) clearTimeout(this.#backstop);
     });
     const result = await Promise.race([running, this.#stopped]);
@@ -218,6 +219,8 @@ class Attempt {
   #event(event: WorkerEvent): void {
     switch (event.type) {
       case 'spawned': {
+        // Already adopted from the pid slot (the report trailed the thread's death).
+        if (this.#tree?.leader.pid === event.pgid) break;
         this.#tree = this.#deps.registry.track(event.pgid, event.start);
         // Reported after a stop (or as its thread died): it is ended on arrival.
         if (this.#stop !== undefined) void this.#tree.stop(this.#stop);
