@@ -92,6 +92,11 @@ describe('Prometheus endpoint', () => {
   it('serves /healthz as the health snapshot (json, full) and refuses other routes', async (t) => {
     const server = await startTestServer(t, { env: { PHONE_OPUS_METRICS_PORT: '0' } });
     const url = await metricsUrl(server);
+    // The CLI's version probe runs at start: let it finish, or the two views may straddle it.
+    await waitFor(
+      () => healthJson(server),
+      (h) => h['claude'] !== null,
+    );
     const response = await fetch(`${url}/healthz`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^application\/json/);

@@ -131,6 +131,20 @@ describe('protocol 2026-07-28 (stateless, no initialize)', () => {
     assert.ok(((error.data?.['supported'] ?? []) as string[]).includes('2026-07-28'));
   });
 
+  it('refuses a later request in a version it does not speak, and keeps serving', async (t) => {
+    const s = startRawSession(t);
+    s.send(modern('l', 'tools/list'));
+    await s.next((m) => m['id'] === 'l');
+    s.send(
+      modern('v', 'tools/list', {}, { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }),
+    );
+    const error = errorOf(await s.next((m) => m['id'] === 'v'));
+    assert.equal(error.code, -32022);
+    assert.deepEqual(error.data, { supported: ['2026-07-28'], requested: '2099-01-01' });
+    s.send(modern('h', 'tools/call', { name: 'health_snapshot', arguments: {} }));
+    assert.equal(resultOf(await s.next((m) => m['id'] === 'h'))['resultType'], 'complete');
+  });
+
   it('keeps the protocol hygiene of SPEC §4', async (t) => {
     const s = startRawSession(t);
     s.send(modern('d', 'server/discover'));
@@ -182,6 +196,48 @@ describe('2025-era clients', () => {
       assert.equal(list['resultType'], undefined, 'the 2025 wire has no resultType');
       s.send({ jsonrpc: '2.0', id: 'p', method: 'ping' });
       assert.deepEqual(resultOf(await s.next((m) => m['id'] === 'p')), {});
+    });
+  }
+
+  for (const [opening, probe] of [
+    ['server/discover', () => modern('probe', 'server/discover')],
+    [
+      'a refused 2026 request',
+      () =>
+        modern(
+          'probe',
+          'tools/list',
+          {},
+          { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' },
+        ),
+    ],
+  ] as const) {
+    it(`falling back to initialize after ${opening}: the 2025 rules apply`, async (t) => {
+      const s = startRawSession(t);
+      s.send(probe());
+      await s.next((m) => m['id'] === 'probe');
+      s.send({
+        jsonrpc: '2.0',
+        id: 'i',
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'fallback', version: '1' },
+        },
+      });
+      assert.equal(resultOf(await s.next((m) => m['id'] === 'i'))['protocolVersion'], '2025-11-25');
+      s.send({ jsonrpc: '2.0', id: 'early', method: 'tools/list' });
+      assert.equal(errorOf(await s.next((m) => m['id'] === 'early')).code, -32002);
+      s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      s.send({ jsonrpc: '2.0', id: 'lvl', method: 'logging/setLevel', params: { level: 'loud' } });
+      const level = errorOf(await s.next((m) => m['id'] === 'lvl'));
+      assert.equal(level.code, -32602);
+      assert.match(level.message, /params\.level must be one of/);
+      s.send({ jsonrpc: '2.0', id: 'l', method: 'tools/list' });
+      const list = resultOf(await s.next((m) => m['id'] === 'l'));
+      assert.equal((list['tools'] as unknown[]).length, 5);
+      assert.equal(list['resultType'], undefined, 'the 2025 wire');
     });
   }
 
