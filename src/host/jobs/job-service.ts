@@ -5,9 +5,7 @@
  * with the same request key joins it instead of paying twice; a job whose server died is
  * marked interrupted, never re-run; finished jobs are kept for their retention, then pruned.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { createFault } from '../../shared/fault.ts';
-import type { ConsultRequest } from '../../shared/wire.ts';
 import type { Clock } from '../clock.ts';
 import type { ConsultService } from '../consult/consult-service.ts';
 import { CONSULT_OPERATION } from '../consult/invocation.ts';
@@ -15,27 +13,17 @@ import type { ConsultOutcome } from '../consult/outcome-faults.ts';
 import type { ProgressSink } from '../consult/progress.ts';
 import type { Recorder } from '../observability/recorder.ts';
 import type { SessionStore } from '../state/session-store.ts';
-import {
-  isActive,
-  type JobOutcome,
-  type JobRecord,
-  type JobStatus,
-  statusOf,
-} from './job-record.ts';
+import { isActive, type JobRecord, type JobStatus, statusOf } from './job-record.ts';
 import type { JobStore } from './job-store.ts';
+import {
+  interruptedRecord,
+  isExpired,
+  type JobSpec,
+  jobOutcome,
+  queuedRecord,
+} from './job-transitions.ts';
+import { untilEnded } from './job-wait.ts';
 import { LiveJob } from './live-job.ts';
-
-export type JobSpec = {
-  readonly request: ConsultRequest;
-  readonly timeoutMs: number;
-  readonly key: string | null;
-  /** Of the consult's arguments: a key retried with other arguments is refused. */
-  readonly fingerprint: string;
-  readonly render: JobRecord['render'];
-  readonly detail: JobRecord['detail'];
-  /** An MCP task's TTL; otherwise the server's retention. */
-  readonly ttlMs?: number;
-};
 
 export type Submitted =
   | { readonly kind: 'started'; readonly job: LiveJob }
@@ -64,7 +52,7 @@ export type JobServiceDeps = {
   readonly maxJobs: number;
 };
 
-/** While nothing signals a change, a waiter re-reads the job this often (owner death, no inotify). */
+/** While the server has jobs, it re-checks their cancel markers this often (a lost event). */
 const RECHECK_MS = 1000;
 /** How long a cancel waits for the job to end before answering with its state. */
 const CANCEL_WAIT_MS = 3000;
@@ -88,30 +76,12 @@ export class JobService {
 
   /** Start a consult as a job, or join the one its request key names. */
   submit(spec: JobSpec): Submitted {
-    const { request } = spec;
-    const now = new Date(this.#d.clock.nowMs()).toISOString();
-    const record: JobRecord = {
-      version: 1,
-      job_id: randomUUID(),
-      status: 'queued',
-      created_at: now,
-      updated_at: now,
-      ended_at: null,
+    const record = queuedRecord(spec, {
       owner: this.#d.owner,
-      cwd: request.cwd,
-      session_id: request.resumeSessionId ?? null,
-      progress: { turns: 0, last_tool: null, elapsed_ms: 0 },
-      request_key: spec.key,
-      fingerprint: spec.fingerprint,
-      prompt_chars: request.prompt.length,
-      prompt_sha256: createHash('sha256').update(request.prompt).digest('hex'),
-      ...(this.#d.logPrompts ? { prompt: request.prompt } : {}),
-      max_turns: request.maxTurns ?? null,
-      render: spec.render,
-      detail: spec.detail,
-      ttl_ms: spec.ttlMs ?? this.#d.retentionMs,
-      outcome: null,
-    };
+      nowMs: this.#d.clock.nowMs(),
+      logPrompts: this.#d.logPrompts,
+      retentionMs: this.#d.retentionMs,
+    });
     // Written before the key is claimed: whoever finds the key taken also finds its job.
     const job = new LiveJob(record, (r) => this.#d.store.write(r), this.#d.clock.nowMs);
     // A key whose job has just expired is released on the way (get), and claimed again.
@@ -145,18 +115,11 @@ export class JobService {
     if (live !== undefined) return live.record;
     if (this.#d.store.orphaned(record)) return this.#interrupt(record);
     // Past its retention (or its task's TTL) a job is gone, sweep or not.
-    if (this.#expired(record, this.#d.clock.nowMs())) {
+    if (isExpired(record, this.#d.clock.nowMs())) {
       this.#forget(record);
       return undefined;
     }
     return record;
-  }
-
-  #expired(record: JobRecord, now: number): boolean {
-    return (
-      !isActive(record.status) &&
-      now - Date.parse(record.ended_at ?? record.updated_at) > record.ttl_ms
-    );
   }
 
   #forget(record: JobRecord): void {
@@ -177,38 +140,17 @@ export class JobService {
     const first = this.get(jobId);
     if (first === undefined || !isActive(first.status) || waitMs <= 0) return first;
     const live = this.#live.get(jobId);
-    await new Promise<void>((resolve) => {
-      const cleanups: (() => void)[] = [];
-      const done = () => {
-        for (const cleanup of cleanups) cleanup();
-        resolve();
-      };
-      const timer = setTimeout(done, waitMs);
-      cleanups.push(() => clearTimeout(timer));
-      if (options.signal !== undefined) {
-        const signal = options.signal;
-        if (signal.aborted) return done();
-        signal.addEventListener('abort', done, { once: true });
-        cleanups.push(() => signal.removeEventListener('abort', done));
-      }
-      if (live !== undefined) {
-        cleanups.push(
-          options.progress === undefined ? live.onEnd(done) : live.follow(options.progress, done),
-        );
-        return;
-      }
-      // Another server's job: its file changes when it ends (or its owner may die meanwhile).
-      const check = () => {
+    await untilEnded({
+      waitMs,
+      signal: options.signal,
+      live,
+      progress: options.progress,
+      watch: (onChange) => this.#d.store.watch(onChange),
+      jobId,
+      ended: () => {
         const now = this.get(jobId);
-        if (now === undefined || !isActive(now.status)) done();
-      };
-      cleanups.push(
-        this.#d.store.watch((changed) => {
-          if (changed === jobId) check();
-        }),
-      );
-      const recheck = setInterval(check, RECHECK_MS);
-      cleanups.push(() => clearInterval(recheck));
+        return now === undefined || !isActive(now.status);
+      },
     });
     // One of ours: its record is at hand (no need to read back what was just written).
     return live?.record ?? this.get(jobId);
@@ -284,17 +226,11 @@ export class JobService {
         progress: job,
       });
     } catch (error) {
-      outcome = {
-        kind: 'fault',
-        fault: createFault(
-          'internal_failure',
-          this.#site(),
-          `internal error: ${(error as Error).message}`,
-        ),
-        attempts: 0,
-      };
+      const message = `internal error: ${(error as Error).message}`;
+      const fault = createFault('internal_failure', this.#site(), message);
+      outcome = { kind: 'fault', fault, attempts: 0 };
     }
-    const ended = this.#jobOutcome(outcome);
+    const ended = jobOutcome(outcome, this.#site());
     const sessionId =
       ended.kind === 'ok' ? ended.value.session_id : (ended.fault.hint?.session_id ?? null);
     // Where the CLI really ran is where a resume must run too.
@@ -318,38 +254,9 @@ export class JobService {
     if (!job.starterWaiting) this.#d.recorder.jobEnded(job.record);
   }
 
-  #jobOutcome(outcome: ConsultOutcome): JobOutcome {
-    if (outcome.kind !== 'cancelled') return outcome;
-    const fault = createFault('cancelled', this.#site(), 'the consult was cancelled');
-    return { kind: 'fault', fault, attempts: outcome.attempts };
-  }
-
   /** A job whose server is gone: never re-run, its session named so it can be resumed. */
   #interrupt(record: JobRecord): JobRecord {
-    const sessionId = record.session_id;
-    const fault = createFault(
-      'outcome_unknown',
-      this.#site(),
-      `the server that ran this consult (pid ${record.owner.pid}) is gone; the consult may have run and cost money, and it was not re-run`,
-      {
-        hint: {
-          ...(sessionId === null ? {} : { session_id: sessionId }),
-          num_turns: record.progress.turns,
-          message:
-            sessionId === null
-              ? 're-issue the consult if you still need the answer.'
-              : `resume it with consult {session_id: "${sessionId}"} to continue where it stopped.`,
-        },
-      },
-    );
-    const now = new Date(this.#d.clock.nowMs()).toISOString();
-    const interrupted: JobRecord = {
-      ...record,
-      status: 'interrupted',
-      outcome: { kind: 'fault', fault, attempts: 1 },
-      ended_at: now,
-      updated_at: now,
-    };
+    const interrupted = interruptedRecord(record, this.#site(), this.#d.clock.nowMs());
     this.#d.store.write(interrupted);
     this.#retained.set(record.job_id, 'interrupted');
     this.#d.recorder.jobEnded(interrupted);

@@ -13,24 +13,17 @@ import type { Readable, Writable } from 'node:stream';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
 import { FrameSplitter } from './frame-splitter.ts';
 import { OutboundQueue } from './outbound-queue.ts';
+import {
+  type Era,
+  eraDecidedBy,
+  MODERN_VERSIONS,
+  unsupportedModernVersion,
+} from './protocol-era.ts';
 import { checkParams } from './request-checks.ts';
 
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
-/** The per-request protocol version of the 2026-07-28 revision. */
-const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
-/** The revisions served without `initialize` (the SDK's modern era). */
-const MODERN_VERSIONS: readonly string[] = ['2026-07-28'];
-
 type Id = string | number;
 type Json = Record<string, unknown>;
-
-/** The protocol version a 2026-style request names in its `_meta`, if any. */
-function claimedVersion(m: Json): string | undefined {
-  const meta = (m['params'] as Json | undefined)?.['_meta'];
-  if (typeof meta !== 'object' || meta === null || !(PROTOCOL_VERSION_KEY in meta))
-    return undefined;
-  return String((meta as Json)[PROTOCOL_VERSION_KEY]);
-}
 
 export type TransportOptions = {
   readonly maxFrameBytes?: number;
@@ -72,7 +65,7 @@ export class GuardedStdioTransport implements Transport {
    * `_meta` claims a protocol version opens a 2026-07-28 connection (no handshake), anything
    * else but `server/discover` (a probe that does not decide) a 2025 one.
    */
-  #era: 'unknown' | 'legacy' | 'modern' = 'unknown';
+  #era: Era = 'unknown';
   #opened = false;
   #outputBroken = false;
   #closed = false;
@@ -257,10 +250,8 @@ export class GuardedStdioTransport implements Transport {
       return;
     }
     this.#noteEra(method, m);
-    // The SDK checks the version of the request that opens the era only; every 2026 request
-    // names its own, and one this server does not speak is refused the same way.
-    const requested = claimedVersion(m);
-    if (this.#era === 'modern' && requested !== undefined && !MODERN_VERSIONS.includes(requested)) {
+    const requested = this.#era === 'modern' ? unsupportedModernVersion(m) : undefined;
+    if (requested !== undefined) {
       this.#error(id, -32022, `Unsupported protocol version: ${requested}`, {
         supported: MODERN_VERSIONS,
         requested,
@@ -291,16 +282,8 @@ export class GuardedStdioTransport implements Transport {
     this.onopened?.();
   }
 
-  /**
-   * The era, as the SDK pins it: by the first message that decides. `server/discover` is a probe
-   * and decides nothing (a client may fall back to `initialize` after it), nor does a request
-   * in a version the server does not speak (refused with -32022; the client may fall back too).
-   */
   #noteEra(method: string, m: Json): void {
-    if (this.#era !== 'unknown' || method === 'server/discover') return;
-    const requested = claimedVersion(m);
-    if (method === 'initialize' || requested === undefined) this.#era = 'legacy';
-    else if (MODERN_VERSIONS.includes(requested)) this.#era = 'modern';
+    if (this.#era === 'unknown') this.#era = eraDecidedBy(method, m);
   }
 
   #error(id: Id | null, code: number, message: string, data?: Json): void {
