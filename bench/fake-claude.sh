@@ -1,10 +1,13 @@
 #!/bin/sh
 # The *sh fake* of docs/performance.md: a low-noise stand-in for the Claude Code CLI (~2 ms per
 # spawn). Prints a fixed ~1 KB `--output-format stream-json` run (init event + result envelope).
-# If the prompt's first line contains `sleep=S`, it sleeps S seconds first (in a child `sleep`
-# of the same process group, which is what cancel_latency watches disappear).
+# If the prompt's first line (stdin, else the argument after -p) contains `sleep=S`, it sleeps
+# S seconds first (in a child `sleep` of the same process group, which is what cancel_latency
+# watches disappear).
 case " $* " in *" --version "*) echo '9.9.9 (bench sh fake)'; exit 0 ;; esac
 IFS= read -r line || true
+# A server that passes the prompt as `-p PROMPT` with no stdin (the peer of bench/suites/peer.mjs).
+if [ -z "$line" ]; then prev=; for a; do [ "$prev" = -p ] && line=$a; prev=$a; done; fi
 case "$line" in *sleep=*) s=${line#*sleep=}; sleep "${s%% *}" ;; esac
 printf '%s\n%s\n' \
 '{"type":"system","subtype":"init","cwd":"/","session_id":"7f1c1c9e-5d0a-4b9e-9a43-bench0000001","model":"claude-bench-1","tools":["Bash","Glob","Grep","Read"],"permissionMode":"dontAsk"}' \

@@ -16,6 +16,7 @@ import { faults } from '../bench/suites/faults.mjs';
 import { hostTools } from '../bench/suites/host-tools.mjs';
 import { jobs } from '../bench/suites/jobs.mjs';
 import { memory } from '../bench/suites/memory.mjs';
+import { peer } from '../bench/suites/peer.mjs';
 import { coldInit, coldInitNodes } from '../bench/suites/startup.mjs';
 
 const SUITES = {
@@ -26,6 +27,7 @@ const SUITES = {
   memory,
   faults,
   jobs,
+  peer,
   cold_init_nodes: coldInitNodes,
 };
 /** Run only when named with --only: cold_init_nodes fetches Node binaries from the registry. */

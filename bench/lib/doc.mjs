@@ -43,6 +43,8 @@ then B A, …), then summarised the same way. *result* compares the median with 
 | crash_recovery | with \`PHONE_OPUS_MCP_TEST_WORKER_CRASH_ONCE_KEY=tools/call:consult\`, fresh server per sample: from the first consult's \`outcome_unknown\` fault to the next consult's answer | the first consult of a fresh server without the hook (it also starts a thread) | raw |
 | job_store_cost | per consult, the real \`JobService\` + \`JobStore\` (a temporary state dir) running consults whose CLI part answers at once (session, 2 turns, ~1 KB answer): CPU (\`process.cpuUsage\`) and wall; blocks of 500, 10 pairs (\`bench/probes/job-store.ts\`, under tsx) | the same with a store that keeps nothing, alternating blocks | in-process |
 | job_wakeup_latency | a consult (sh fake sleeping 0.3 s) started with \`wait_s: 0\` on server A; server B, sharing the state dir, waits in \`consult_result\`: from the job's \`ended_at\` to B's answer read by the client; 20 × 3 runs | the same wait on A itself (woken in memory), interleaved | raw |
+| peer_concurrent | wall time of 4 simultaneous consults of the sh fake sleeping 1 s through phone-opus (cap 4); 5 reps × 3 runs, sides rotated (the client's own 4 spawns in the results file) | the same through \`@steipete/claude-code-mcp\` 1.10.12 (spawns \`claude --dangerously-skip-permissions -p PROMPT\` directly), the fake found through \`CLAUDE_CLI_NAME\` | raw |
+| peer_consult_wall, peer_host_cpu | one consult at a time, 150 × 3 runs, sides rotated: median wall per call, and the server's CPU (\`/proc\`, all threads) per call | the same through the peer | raw |
 
 Fakes: \`bench/fake-claude.sh\` (the *sh fake*: dash + \`printf\` of a ~1 KB stream-json run; \`sleep=S\`
 in the prompt sleeps) and \`bench/fake-claude.mjs\` (the *node fake*: the same output from Node;
@@ -54,7 +56,7 @@ in the prompt sleeps) and \`bench/fake-claude.mjs\` (the *node fake*: the same o
 npm install                      # installs and builds dist/
 npm run bench                    # full run, ~${Math.max(1, Math.round(results.elapsed_s / 60))} min on this machine; table on stdout
 npm run bench -- --quick         # fewer runs and variants, under 2 minutes
-npm run bench -- --only consult,faults   # suites: cold_init, host_tools, consult, concurrency, memory, faults, jobs
+npm run bench -- --only consult,faults   # suites: cold_init, host_tools, consult, concurrency, memory, faults, jobs, peer
 npm run bench -- --write-doc     # full run, then rewrite this file
 npm run bench -- --strict        # exit 1 when a target is missed (for a perf job)
 npm run bench -- --only cold_init_nodes   # cold start on Node 20, 22, 24, with and without the compile cache
