@@ -75,6 +75,8 @@ export const isTransientError = (code: string | undefined): boolean =>
  * whole, through `unshare` (the group's leader) in a namespace, and quits if it is not. /proc
  * shows the host's view of pids in both modes (the namespace gets no /proc of its own); where
  * /proc is not this process's own view, the host pid is passed empty and the check skipped.
+ * Only a parent seen to have changed stops it: a leader it cannot read (gone since, or hidden)
+ * proves nothing, and the guard's own signal is armed by then anyway.
  */
 // An asynchronous command's stdin is /dev/null in a non-interactive shell, so the prompt pipe
 // is passed through fd 3.
@@ -82,7 +84,7 @@ const GUARD_SCRIPT = [
   `trap 'trap - TERM INT HUP; kill -KILL 0' TERM INT HUP`,
   'host=$1; shift',
   'if [ -n "$host" ] && read -r _ _ _ up group _ </proc/self/stat; then',
-  '  if [ "$up" = "$group" ]; then read -r _ _ _ up _ </proc/"$group"/stat || up=; fi',
+  '  if [ "$up" = "$group" ]; then read -r _ _ _ up _ </proc/"$group"/stat || up=$host; fi',
   '  [ "$up" = "$host" ] || exit 125',
   'fi',
   'exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!; exit $?',

@@ -203,7 +203,12 @@ describe('servers sharing a state dir', () => {
     const asked = Date.now();
     const cancel = await b.call('consult_cancel', { job_id: second, render: 'json' });
     assert.deepEqual(structured(cancel), { job_id: second, status: 'cancelled', cancelled: true });
-    assert.deepEqual(await survivors([run?.pid as number, ...(run?.children ?? [])], 0), []);
+    // SPEC §11: gone within 2 s of the cancel (the answer may come while the kill runs).
+    const left = 2000 - (Date.now() - asked);
+    assert.deepEqual(
+      await survivors([run?.pid as number, ...(run?.children ?? [])], Math.max(0, left)),
+      [],
+    );
     assert.ok(
       Date.now() - asked <= 2000,
       `the tree was gone ${Date.now() - asked} ms after the cancel`,
