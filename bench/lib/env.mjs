@@ -46,10 +46,13 @@ export function sandbox(fake = SH_FAKE, extra = {}) {
   return { dir, env, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The built server (`node bin/phone-opus.js`) driven by the raw client, initialized. */
-export async function startServer({ fake = SH_FAKE, env = {}, nodeArgs = [] } = {}) {
+/**
+ * The built server (`node bin/phone-opus.js`, or another `script`) driven by the raw client,
+ * initialized.
+ */
+export async function startServer({ fake = SH_FAKE, env = {}, nodeArgs = [], script = BIN } = {}) {
   const box = sandbox(fake, env);
-  const client = RpcClient.spawn(process.execPath, [...nodeArgs, BIN], {
+  const client = RpcClient.spawn(process.execPath, [...nodeArgs, script], {
     env: box.env,
     cwd: box.dir,
   });

@@ -6,28 +6,14 @@
 // fake sleeping 1 s (phone-opus at its default cap of 4). peer_consult_wall and peer_host_cpu:
 // one consult at a time, the server's CPU (/proc, all threads) per consult.
 import { createRequire } from 'node:module';
-import { callTool, consult, now, runDirect, SH_FAKE, sandbox, startServer } from '../lib/env.mjs';
+import { callTool, consult, now, runDirect, SH_FAKE, startServer } from '../lib/env.mjs';
 import { cpuMs } from '../lib/proc.mjs';
 import { row } from '../lib/report.mjs';
-import { RpcClient } from '../lib/rpc.mjs';
 import { acrossRuns, median } from '../lib/stats.mjs';
 
 const PEER = createRequire(import.meta.url).resolve('@steipete/claude-code-mcp/dist/server.js');
 
-async function startPeer() {
-  const box = sandbox(SH_FAKE, { CLAUDE_CLI_NAME: SH_FAKE });
-  const client = RpcClient.spawn(process.execPath, [PEER], { env: box.env, cwd: box.dir });
-  await client.initialize();
-  return {
-    client,
-    pid: client.pid,
-    dir: box.dir,
-    close: async () => {
-      await client.close();
-      box.remove();
-    },
-  };
-}
+const startPeer = () => startServer({ script: PEER, env: { CLAUDE_CLI_NAME: SH_FAKE } });
 
 async function peerConsult(peer, prompt) {
   const result = await callTool(peer.client, 'claude_code', { prompt, workFolder: peer.dir });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readStat } from '../../src/shared/proc-scan.ts';
 import { metricsUrl, scrape } from '../support/metrics.ts';
-import { isAlive, waitFor } from '../support/proc.ts';
+import { survivors, waitFor } from '../support/proc.ts';
 import { startTestServer } from '../support/server.ts';
 
 type TargetGroup = { targets: string[]; labels: Record<string, string> };
@@ -59,17 +59,11 @@ describe('Prometheus file_sd discovery', () => {
     // One server ends by stdin EOF (the client closes), the other by SIGTERM.
     const [fileA, fileB] = [fileOf(dir, a.pid), fileOf(dir, b.pid)];
     await a.close();
-    await waitFor(
-      () => isAlive(a.pid),
-      (alive) => !alive,
-    );
+    await survivors([a.pid], 10_000);
     assert.equal(existsSync(fileA), false);
     assert.equal(existsSync(fileB), true);
     process.kill(b.pid, 'SIGTERM');
-    await waitFor(
-      () => isAlive(b.pid),
-      (alive) => !alive,
-    );
+    await survivors([b.pid], 10_000);
     assert.equal(existsSync(fileB), false);
   });
 

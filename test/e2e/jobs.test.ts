@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fake, structured } from '../support/fake.ts';
 import { healthJson, metricsUrl, scrape, value } from '../support/metrics.ts';
-import { isAlive, survivors, waitFor } from '../support/proc.ts';
+import { survivors, waitFor } from '../support/proc.ts';
 import { faultOf, startTestServer, type TestServer, textOf } from '../support/server.ts';
 
 /**
@@ -225,10 +225,7 @@ describe('servers sharing a state dir', () => {
     await pendingWithSession(a, jobId);
     const [run] = a.cliLog();
     process.kill(a.pid, 'SIGKILL');
-    await waitFor(
-      () => isAlive(a.pid),
-      (alive) => !alive,
-    );
+    await survivors([a.pid], 10_000);
     assert.deepEqual(await survivors([run?.pid as number]), []);
 
     const result = await b.call('consult_result', { job_id: jobId });
@@ -252,10 +249,7 @@ describe('servers sharing a state dir', () => {
     const jobId = await startJob(a, fake({ sleep_ms: 60_000, session_id: sessionId }));
     await pendingWithSession(a, jobId);
     await a.close();
-    await waitFor(
-      () => isAlive(a.pid),
-      (alive) => !alive,
-    );
+    await survivors([a.pid], 10_000);
     const b = await startTestServer(t, { env: { PHONE_OPUS_STATE_DIR: a.stateDir } });
     const result = await b.call('consult_result', { job_id: jobId });
     assert.equal(jobFile(a, jobId)['status'], 'interrupted');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pkg from '../../package.json' with { type: 'json' };
 import { fake } from '../support/fake.ts';
-import { isAlive, waitFor } from '../support/proc.ts';
+import { survivors, waitFor } from '../support/proc.ts';
 import { startRawSession } from '../support/raw-session.ts';
 
 /** The per-request envelope of protocol 2026-07-28 (no initialize handshake). */
@@ -17,6 +17,13 @@ const modern = (id: unknown, method: string, params: Record<string, unknown> = {
   id,
   method,
   params: { ...params, _meta: envelope(meta) },
+});
+/** A 2025-era `initialize` request (id 'i') offering `version`. */
+const initialize = (version: string) => ({
+  jsonrpc: '2.0',
+  id: 'i',
+  method: 'initialize',
+  params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'old', version: '1' } },
 });
 const errorOf = (m: Record<string, unknown>) =>
   m['error'] as { code: number; message: string; data?: Record<string, unknown> };
@@ -106,14 +113,7 @@ describe('protocol 2026-07-28 (stateless, no initialize)', () => {
       params: { requestId: 'c2', reason: 'user', _meta: envelope() },
     });
     const cli = runs[1]?.pid as number;
-    assert.equal(
-      await waitFor(
-        () => isAlive(cli),
-        (alive) => !alive,
-        5000,
-      ),
-      false,
-    );
+    assert.deepEqual(await survivors([cli], 5000), []);
     await s.settle(envelope());
     assert.equal(s.responsesFor('c2').length, 0);
     // No log notification unless the request's _meta asked for a level.
@@ -174,16 +174,7 @@ describe('2025-era clients', () => {
   for (const version of ['2025-11-25', '2025-06-18', '2025-03-26']) {
     it(`initialize ${version}: that version, -32002 before initialized, then tools work`, async (t) => {
       const s = startRawSession(t);
-      s.send({
-        jsonrpc: '2.0',
-        id: 'i',
-        method: 'initialize',
-        params: {
-          protocolVersion: version,
-          capabilities: {},
-          clientInfo: { name: 'old', version: '1' },
-        },
-      });
+      s.send(initialize(version));
       const init = resultOf(await s.next((m) => m['id'] === 'i'));
       assert.equal(init['protocolVersion'], version);
       assert.deepEqual(init['serverInfo'], SERVER_INFO);
@@ -216,16 +207,7 @@ describe('2025-era clients', () => {
       const s = startRawSession(t);
       s.send(probe());
       await s.next((m) => m['id'] === 'probe');
-      s.send({
-        jsonrpc: '2.0',
-        id: 'i',
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-11-25',
-          capabilities: {},
-          clientInfo: { name: 'fallback', version: '1' },
-        },
-      });
+      s.send(initialize('2025-11-25'));
       assert.equal(resultOf(await s.next((m) => m['id'] === 'i'))['protocolVersion'], '2025-11-25');
       s.send({ jsonrpc: '2.0', id: 'early', method: 'tools/list' });
       assert.equal(errorOf(await s.next((m) => m['id'] === 'early')).code, -32002);
@@ -243,16 +225,7 @@ describe('2025-era clients', () => {
 
   it('counter-offers the latest 2025 revision to an unknown one; server/discover is not a 2025 method', async (t) => {
     const s = startRawSession(t);
-    s.send({
-      jsonrpc: '2.0',
-      id: 'i',
-      method: 'initialize',
-      params: {
-        protocolVersion: '1999-01-01',
-        capabilities: {},
-        clientInfo: { name: 'old', version: '1' },
-      },
-    });
+    s.send(initialize('1999-01-01'));
     assert.equal(resultOf(await s.next((m) => m['id'] === 'i'))['protocolVersion'], '2025-11-25');
     s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     s.send(modern('d', 'server/discover'));

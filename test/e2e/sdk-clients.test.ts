@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { fake } from '../support/fake.ts';
 import { BIN } from '../support/paths.ts';
-import { isAlive, waitFor } from '../support/proc.ts';
+import { survivors, waitFor } from '../support/proc.ts';
 import { serverRig } from '../support/server.ts';
 
 /** The v2 SDK client (`@modelcontextprotocol/client`), as clients built on it connect. */
@@ -78,14 +78,7 @@ for (const negotiation of ['modern', 'legacy'] as const) {
       abort.abort('stop');
       await assert.rejects(pending);
       const cli = runs[1]?.pid as number;
-      assert.equal(
-        await waitFor(
-          () => isAlive(cli),
-          (alive) => !alive,
-          5000,
-        ),
-        false,
-      );
+      assert.deepEqual(await survivors([cli], 5000), []);
       const after = await client.callTool({
         name: 'health_snapshot',
         arguments: { render: 'json' },
