@@ -164,7 +164,6 @@ export async function startServer(
   });
 
   // The MCP side: the tool table, the session and the transport.
-  let draining = false;
   const views = new HostViews({
     config,
     version: options.version,
@@ -178,7 +177,7 @@ export async function startServer(
     metrics,
     callLog,
     jobs,
-    draining: () => draining,
+    draining: () => consults.shuttingDown,
   });
   const dispatcher = createDispatcher({
     catalog,
@@ -208,7 +207,7 @@ export async function startServer(
     setTimeout(startMetrics, METRICS_START_FALLBACK_MS).unref();
   }
 
-  const stop = createShutdown({
+  const shutdown = createShutdown({
     consults,
     jobs,
     registry,
@@ -220,10 +219,6 @@ export async function startServer(
     log,
     exit: options.exit,
   });
-  const shutdown = (reason: string) => {
-    draining = true;
-    return stop(reason);
-  };
   // Last resort (uncaught exception, hard exit): no CLI outlives the server, however it ends.
   process.once('exit', () => {
     registry.killAllNow();

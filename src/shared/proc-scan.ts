@@ -89,7 +89,7 @@ export function processRunning(pid: number): boolean {
 }
 
 /** Is this exact process (same pid and start time) still alive? */
-export function memberAlive(member: TreeMember): boolean {
+export function memberAlive(member: { readonly pid: number; readonly start: string }): boolean {
   const stat = readStat(String(member.pid));
   return live(stat) && stat.start === member.start;
 }
@@ -119,11 +119,8 @@ export function signalMembers(members: readonly TreeMember[], signal: NodeJS.Sig
  * Is the process that wrote a record (pid and start time; '' = start unknown) still running?
  * The start time tells it from a later process that got the same pid.
  */
-export function ownerAlive(owner: { readonly pid: number; readonly start: string }): boolean {
-  const stat = readStat(String(owner.pid));
-  if (!live(stat)) return false;
-  return owner.start === '' || stat.start === owner.start;
-}
+export const ownerAlive = (owner: { readonly pid: number; readonly start: string }): boolean =>
+  owner.start === '' ? processRunning(owner.pid) : memberAlive(owner);
 
 /** This process, as `ownerAlive` knows it. */
 export const self = (): { pid: number; start: string } => ({

@@ -19,23 +19,18 @@ const boot = workerData as WorkerBoot;
 // (by us or a dependency) goes to stderr instead.
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
-/** Events posted per task, reported with the reply (ConsultReply.events). */
-const posted = new Map<number, number>();
-const post = (event: WorkerEvent): void => {
-  posted.set(event.taskId, (posted.get(event.taskId) ?? 0) + 1);
-  parentPort?.postMessage(event);
-};
-
 /** Test hook (SPEC §6.5): end this thread abruptly, as a crash would. */
 const crash = (): never => process.exit(70);
 
 export default async function run(task: WorkerTask): Promise<ConsultReply | PingReply> {
   if (task.kind === 'ping') return { status: 'pong', build: boot.build };
   Atomics.store(new Int32Array(task.pidSlot), STARTED_INDEX, 1);
-  try {
-    const reply = await runConsult(task, boot, post, crash);
-    return { ...reply, events: posted.get(task.taskId) ?? 0 };
-  } finally {
-    posted.delete(task.taskId);
-  }
+  // The events this task posts, counted for its reply (ConsultReply.events).
+  let events = 0;
+  const post = (event: WorkerEvent): void => {
+    events += 1;
+    parentPort?.postMessage(event);
+  };
+  const reply = await runConsult(task, boot, post, crash);
+  return { ...reply, events };
 }

@@ -152,6 +152,11 @@ export class ConsultService {
     }
   }
 
+  /** Whether the server is shutting down (it refuses new consults). */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
   /** Refuse new consults and stop every running one (shutdown). */
   beginShutdown(): void {
     this.#shuttingDown = true;

@@ -26,7 +26,8 @@ export type ConsultFacts = {
   readonly turns: number;
 };
 
-const site = (generation: number, stage: Site['stage']): Site => ({
+/** Where a consult's fault arose. */
+export const consultSite = (generation: number, stage: Site['stage']): Site => ({
   generation,
   stage,
   operation: CONSULT_OPERATION,
@@ -41,7 +42,7 @@ export const shuttingDown = (generation: number, started: boolean): ConsultOutco
   failed(
     createFault(
       'transport_failure',
-      site(generation, 'host'),
+      consultSite(generation, 'host'),
       started
         ? 'the server is shutting down'
         : 'the server is shutting down; the consult never started',
@@ -53,7 +54,7 @@ export const circuitOpen = (generation: number, retryAfterMs: number): ConsultOu
   failed(
     createFault(
       'circuit_open',
-      site(generation, 'host'),
+      consultSite(generation, 'host'),
       `consults are paused: worker threads were lost repeatedly (circuit open); retry in ${Math.ceil(retryAfterMs / 1000)} s`,
       { retryAfterMs },
     ),
@@ -70,7 +71,7 @@ export const overloaded = (
   failed(
     createFault(
       'overloaded',
-      site(generation, 'host'),
+      consultSite(generation, 'host'),
       `server busy: ${load.running} consults running and ${load.queued} queued (PHONE_OPUS_MAX_CONCURRENCY=${load.capacity}, PHONE_OPUS_MAX_QUEUE full)`,
       { retryAfterMs: OVERLOADED_RETRY_MS },
     ),
@@ -82,7 +83,7 @@ export const unstarted = (generation: number, why: string, attempts: number): Co
   failed(
     createFault(
       'process_failure',
-      site(generation, 'host'),
+      consultSite(generation, 'host'),
       `the consult could not start: no worker thread could be started (${why}); nothing ran`,
       {
         hint: {
@@ -100,7 +101,7 @@ export const drained = (generation: number, attempts: number): ConsultOutcome =>
   failed(
     createFault(
       'rollout_failure',
-      site(generation, 'rollout'),
+      consultSite(generation, 'rollout'),
       'the consult outlived the drain bound of a replaced worker pool and was stopped; re-issue it (or resume its session)',
     ),
     attempts,
@@ -115,7 +116,7 @@ export const threadLost = (
   failed(
     createFault(
       'outcome_unknown',
-      site(facts.generation, 'worker'),
+      consultSite(facts.generation, 'worker'),
       facts.attempts > 1
         ? `the worker thread running this consult was lost again on the replay (${message}); outcome unknown`
         : `the worker thread running this consult was lost (${message}); the consult may have run, and it was not replayed (replay contract ${contract})`,
@@ -126,7 +127,7 @@ export const threadLost = (
 /** The account of an attempt that got a reply or was stopped. */
 export function concluded(record: AttemptRecord, facts: ConsultFacts): ConsultOutcome {
   const { result, stop } = record;
-  const at = site(facts.generation, 'host');
+  const at = consultSite(facts.generation, 'host');
   const { attempts } = facts;
   if (
     result.kind === 'reply' &&

@@ -8,7 +8,7 @@ import type { FaultRecord } from '../../shared/fault.ts';
 import type { ConsultSuccess } from '../../shared/wire.ts';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
-export const ACTIVE: ReadonlySet<JobStatus> = new Set(['queued', 'running']);
+const ACTIVE: ReadonlySet<JobStatus> = new Set(['queued', 'running']);
 export const isActive = (status: JobStatus): boolean => ACTIVE.has(status);
 
 /** How the consult ended, exactly as `consult` returns it (rendered again on each read). */

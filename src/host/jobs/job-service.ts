@@ -8,8 +8,7 @@
 import { createFault } from '../../shared/fault.ts';
 import type { Clock } from '../clock.ts';
 import type { ConsultService } from '../consult/consult-service.ts';
-import { CONSULT_OPERATION } from '../consult/invocation.ts';
-import type { ConsultOutcome } from '../consult/outcome-faults.ts';
+import { type ConsultOutcome, consultSite } from '../consult/outcome-faults.ts';
 import type { ProgressSink } from '../consult/progress.ts';
 import type { Recorder } from '../observability/recorder.ts';
 import type { SessionStore } from '../state/session-store.ts';
@@ -140,6 +139,9 @@ export class JobService {
     const first = this.get(jobId);
     if (first === undefined || !isActive(first.status) || waitMs <= 0) return first;
     const live = this.#live.get(jobId);
+    // Another server's job, as last read: once it shows the end, it is the answer (the file
+    // holds the whole result; no need to read it twice).
+    let seen: { record: JobRecord | undefined } | undefined;
     await untilEnded({
       waitMs,
       signal: options.signal,
@@ -148,12 +150,14 @@ export class JobService {
       watch: (onChange) => this.#d.store.watch(onChange),
       jobId,
       ended: () => {
-        const now = this.get(jobId);
-        return now === undefined || !isActive(now.status);
+        const record = this.get(jobId);
+        const ended = record === undefined || !isActive(record.status);
+        if (ended) seen = { record };
+        return ended;
       },
     });
     // One of ours: its record is at hand (no need to read back what was just written).
-    return live?.record ?? this.get(jobId);
+    return live?.record ?? (seen === undefined ? this.get(jobId) : seen.record);
   }
 
   /**
@@ -188,12 +192,12 @@ export class JobService {
 
   /** Prune expired jobs, mark orphans interrupted; then again every few minutes. */
   startSweeping(): void {
-    this.sweep();
-    this.#sweeper ??= setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.#sweep();
+    this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_EVERY_MS);
     this.#sweeper.unref();
   }
 
-  sweep(): void {
+  #sweep(): void {
     const finished: JobRecord[] = [];
     // Orphans are marked interrupted, expired jobs removed, on the way.
     for (const record of this.list()) if (!isActive(record.status)) finished.push(record);
@@ -264,11 +268,7 @@ export class JobService {
   }
 
   #site() {
-    return {
-      generation: this.#d.generation(),
-      stage: 'host' as const,
-      operation: CONSULT_OPERATION,
-    };
+    return consultSite(this.#d.generation(), 'host');
   }
 
   /**

@@ -34,7 +34,7 @@ const JOB_FILE = /^([0-9a-f-]{36})\.json$/;
 const CANCEL_FILE = /^([0-9a-f-]{36})$/;
 
 export class JobStore {
-  readonly dir: string;
+  readonly #dir: string;
   readonly #keys: string;
   readonly #cancelDir: string;
   readonly #log: Logger;
@@ -43,10 +43,10 @@ export class JobStore {
   #warned = false;
 
   constructor(stateDir: string, log: Logger) {
-    this.dir = join(stateDir, 'jobs');
-    this.#keys = join(this.dir, 'keys');
-    this.#cancelDir = join(this.dir, 'cancel');
-    this.#records = new DirWatch(this.dir, JOB_FILE);
+    this.#dir = join(stateDir, 'jobs');
+    this.#keys = join(this.#dir, 'keys');
+    this.#cancelDir = join(this.#dir, 'cancel');
+    this.#records = new DirWatch(this.#dir, JOB_FILE);
     this.#cancels = new DirWatch(this.#cancelDir, CANCEL_FILE);
     this.#log = log;
   }
@@ -60,7 +60,7 @@ export class JobStore {
       // A job that cannot be saved still runs and answers its call; only its durability is lost.
       if (!this.#warned) {
         this.#warned = true;
-        this.#log(`cannot save jobs in ${this.dir}: ${(error as Error).message}`);
+        this.#log(`cannot save jobs in ${this.#dir}: ${(error as Error).message}`);
       }
       return false;
     }
@@ -165,14 +165,14 @@ export class JobStore {
 
   #names(): string[] {
     try {
-      return readdirSync(this.dir);
+      return readdirSync(this.#dir);
     } catch {
       return [];
     }
   }
 
   #path(jobId: string): string {
-    return join(this.dir, `${jobId}.json`);
+    return join(this.#dir, `${jobId}.json`);
   }
 
   #cancelPath(jobId: string): string {

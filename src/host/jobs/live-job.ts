@@ -80,14 +80,14 @@ export class LiveJob implements ProgressSink {
       this.#lastTurn = event;
       const tool = event.tools.at(-1) ?? this.#record.progress.last_tool;
       this.#update(
-        { progress: { turns: event.turn, last_tool: tool, elapsed_ms: this.elapsedMs() } },
+        { progress: { turns: event.turn, last_tool: tool, elapsed_ms: this.#elapsedMs() } },
         false,
       );
     }
     for (const sink of this.#sinks) sink.event(event);
   }
 
-  elapsedMs(): number {
+  #elapsedMs(): number {
     return Math.round(this.#nowMs() - this.#startedAt);
   }
 
@@ -99,7 +99,7 @@ export class LiveJob implements ProgressSink {
         outcome,
         session_id: sessionId ?? this.#record.session_id,
         ended_at: new Date(this.#nowMs()).toISOString(),
-        progress: { ...this.#record.progress, elapsed_ms: this.elapsedMs() },
+        progress: { ...this.#record.progress, elapsed_ms: this.#elapsedMs() },
       },
       true,
     );

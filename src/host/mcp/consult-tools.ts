@@ -124,7 +124,7 @@ export function consultTools(deps: ConsultToolsDeps) {
     if ('refused' in s) return s.refused;
     const { submitted, input, timeoutMs, presentation } = s;
     const starter = submitted.kind === 'started' ? submitted.job : undefined;
-    const jobId = starter?.id ?? (submitted.kind === 'joined' ? submitted.jobId : '');
+    const jobId = submitted.kind === 'started' ? submitted.job.id : submitted.jobId;
     const waitS = input.wait_s ?? deps.config.defaultWaitS;
     const waitMs = waitS === undefined ? timeoutMs + UNTIL_THE_END_MARGIN_MS : waitS * 1000;
     // Cancelling the call that started a job cancels the job; the job then records its own end.
@@ -204,7 +204,7 @@ export function consultTools(deps: ConsultToolsDeps) {
       submitted.job.starterWaiting = false;
       return { job: submitted.job.record };
     }
-    const job = jobs.get(submitted.kind === 'joined' ? submitted.jobId : '');
+    const job = jobs.get(submitted.jobId);
     return job === undefined
       ? { refused: invalid(site, 'the job this request key names is gone') }
       : { job };

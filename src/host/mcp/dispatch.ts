@@ -131,9 +131,11 @@ export function createDispatcher(deps: DispatchDeps) {
     return answer;
   }
 
+  const callTool = async (name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> =>
+    (await run(name, ctx, (site) => handlers[name as ToolName](args ?? {}, ctx, site))).result;
+
   return {
-    callTool: async (name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> =>
-      (await run(name, ctx, (site) => handlers[name as ToolName](args ?? {}, ctx, site))).result,
+    callTool,
     /**
      * A consult asked for as an MCP task: its job, started (or joined) and not waited for; a
      * refusal (or any other tool) answers as a plain call.
@@ -144,12 +146,7 @@ export function createDispatcher(deps: DispatchDeps) {
       ctx: CallContext,
       ttlMs: number | undefined,
     ): Promise<{ job: JobRecord } | { result: CallToolResult }> => {
-      if (name !== 'consult') {
-        const answer = await run(name, ctx, (site) =>
-          handlers[name as ToolName](args ?? {}, ctx, site),
-        );
-        return { result: answer.result };
-      }
+      if (name !== 'consult') return { result: await callTool(name, args, ctx) };
       let job: JobRecord | undefined;
       const answer = await run(name, ctx, async (site) => {
         const started = await tools.startTask(args ?? {}, site, ttlMs);

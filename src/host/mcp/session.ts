@@ -16,13 +16,13 @@ import type { CallContext, Dispatcher } from './dispatch.ts';
 import type { GuardedStdioTransport } from './stdio-transport.ts';
 import { TASKS_EXTENSION, task2025, task2026, taskHandlers, taskTtlMs } from './tasks.ts';
 
-export const SERVER_NAME = 'phone_opus';
+const SERVER_NAME = 'phone_opus';
 
-export const INSTRUCTIONS =
+const INSTRUCTIONS =
   'phone-opus lets you consult Claude Code as a read-only second opinion. Call `consult` with a prompt (and optionally cwd) to have the locally installed Claude Code CLI inspect a codebase and answer: it can read, search and run read-only shell commands in cwd, but it cannot edit files and has no MCP servers. A consult can take minutes and costs money; the result includes the answer, cost, turns and a session_id you can pass back to continue. A consult that is still running when the call returns (wait_s) answers with a job_id: get its answer with consult_result, stop it with consult_cancel. Use health_snapshot to check the server and telemetry_snapshot for usage.';
 
 /** The 2025-era revisions a client may ask for in `initialize` (2026-07-28 is added by the SDK). */
-export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
+const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
 
 export type CallTool = (name: string, args: unknown, ctx: CallContext) => Promise<CallToolResult>;
 

@@ -12,7 +12,7 @@ import type { WorkerEvent } from '../../shared/wire.ts';
 export type TaskEventHandler = (event: WorkerEvent) => void;
 
 /** How long an owner keeps listening for events its settled task may still have on the way. */
-export const LATE_EVENTS_MS = 2000;
+const LATE_EVENTS_MS = 2000;
 
 export type Subscription = {
   /** The task settled; `expected` = the events its reply counted (undefined: not known). */

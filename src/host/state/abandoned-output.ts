@@ -24,7 +24,7 @@ export async function removeAbandonedOutputDirs(dir: string = tmpdir()): Promise
   for (const name of names) {
     const owner = ownerOf(name);
     if (owner === undefined || owner.ns !== own.ns) continue;
-    if (memberAlive({ pid: owner.pid, pgid: 0, start: owner.start })) continue;
+    if (memberAlive(owner)) continue;
     const path = join(dir, name);
     try {
       const stat = await lstat(path);
